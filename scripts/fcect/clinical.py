@@ -1,0 +1,391 @@
+"""Clinical associations: cluster values, HAMD reduction, (partial) correlations, Bonferroni.
+
+Pure functions on numpy arrays / pandas frames, plus small nibabel readers for cluster
+label images and FC maps. No Snakemake here; ``scripts/clinical_*.py`` are the wrappers.
+
+Conventions
+-----------
+* HAMD reduction: ``rate`` = (pre - post) / pre (DESIGN.md 4.7, default) or ``absolute`` = pre - post.
+* Correlations are two-sided. Pearson p from the t distribution with n - 2 df (identical to
+  ``scipy.stats.pearsonr``); Spearman = Pearson on average ranks, p from the t approximation
+  (identical to ``scipy.stats.spearmanr``).
+* Partial correlation (residual method): x and y are each regressed on [1, covariates] by least
+  squares, r = corr(residual_x, residual_y), t = r * sqrt(df / (1 - r^2)) with df = n - 2 - k
+  (k covariates). This equals the t test of x's coefficient in OLS y ~ 1 + x + covariates, and the
+  precision-matrix formula r = -P_xy / sqrt(P_xx P_yy) (:func:`partial_corr_precision`).
+* Listwise deletion of missing values; the n used is reported on every row.
+* 95% CI of r by Fisher z with standard error 1 / sqrt(n - 3 - k).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MEASURES = ("pearson", "spearman", "partial", "partial_spearman")
+
+TRUE_STRINGS = {"true", "1", "yes", "y", "t", "included"}
+FALSE_STRINGS = {"false", "0", "no", "n", "f", "excluded", "", "nan", "n/a", "none"}
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers shared by demographics / predict
+# --------------------------------------------------------------------------------------------
+def as_bool(series: pd.Series | Sequence) -> np.ndarray:
+    """Parse a boolean-ish column (True/False, 1/0, yes/no, with NaN = False) into a bool array."""
+    s = pd.Series(series)
+    if s.dtype == bool:
+        return s.to_numpy()
+    out = np.zeros(len(s), dtype=bool)
+    for i, v in enumerate(s.tolist()):
+        if isinstance(v, (bool, np.bool_)):
+            out[i] = bool(v)
+        elif v is None or (isinstance(v, float) and np.isnan(v)):
+            out[i] = False
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            out[i] = bool(v)
+        else:
+            t = str(v).strip().lower()
+            if t in TRUE_STRINGS:
+                out[i] = True
+            elif t in FALSE_STRINGS:
+                out[i] = False
+            else:
+                raise ValueError(f"cannot interpret {v!r} as a boolean")
+    return out
+
+
+def hamd_reduction(pre, post, formula: str = "rate") -> np.ndarray:
+    """HAMD reduction per subject: ``rate`` = (pre - post) / pre, ``absolute`` = pre - post.
+
+    Missing pre or post -> NaN. A rate with pre == 0 is undefined -> NaN.
+    """
+    pre = pd.to_numeric(pd.Series(pre), errors="coerce").to_numpy(dtype=float)
+    post = pd.to_numeric(pd.Series(post), errors="coerce").to_numpy(dtype=float)
+    diff = pre - post
+    if formula == "rate":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(pre > 0, diff / np.where(pre > 0, pre, 1.0), np.nan)
+        return np.where(np.isnan(diff), np.nan, out)
+    if formula in ("absolute", "difference"):
+        return diff
+    raise ValueError(f"unknown HAMD reduction formula {formula!r} (use 'rate' or 'absolute')")
+
+
+def covariate_matrix(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
+    """Numeric (n, k) matrix of covariates; ``sex`` (M/F) coded M = 1, F = 0.
+
+    Derived names: ``mean_fd_delta`` = mean_fd_post - mean_fd_pre; ``mean_fd_mean`` = their mean.
+    Other categorical columns with two levels are coded 0/1 (sorted levels); more levels -> error.
+    """
+    cols = []
+    for c in covariates:
+        if c == "mean_fd_delta":
+            v = pd.to_numeric(df["mean_fd_post"], errors="coerce") - pd.to_numeric(
+                df["mean_fd_pre"], errors="coerce")
+        elif c == "mean_fd_mean":
+            v = (pd.to_numeric(df["mean_fd_post"], errors="coerce") + pd.to_numeric(
+                df["mean_fd_pre"], errors="coerce")) / 2.0
+        elif c not in df.columns:
+            raise KeyError(f"covariate {c!r} is not a column of the participants table "
+                           f"(columns: {', '.join(map(str, df.columns))})")
+        elif c == "sex":
+            s = df[c].astype(str).str.strip().str.upper()
+            v = pd.Series(np.where(s == "M", 1.0, np.where(s == "F", 0.0, np.nan)), index=df.index)
+        else:
+            v = pd.to_numeric(df[c], errors="coerce")
+            if v.isna().all() and df[c].notna().any():
+                levels = sorted(df[c].dropna().astype(str).unique())
+                if len(levels) != 2:
+                    raise ValueError(f"covariate {c!r} is categorical with {len(levels)} levels")
+                v = (df[c].astype(str) == levels[1]).astype(float).where(df[c].notna())
+        cols.append(np.asarray(v, dtype=float))
+    if not cols:
+        return np.empty((len(df), 0))
+    return np.column_stack(cols)
+
+
+# --------------------------------------------------------------------------------------------
+# correlation statistics
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CorrResult:
+    r: float
+    p: float
+    n: int
+    df: int
+    ci_low: float
+    ci_high: float
+    k: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(r=self.r, p=self.p, n=self.n, df=self.df, ci_low=self.ci_low,
+                    ci_high=self.ci_high, n_covariates=self.k)
+
+
+def _fisher_ci(r: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
+    se_df = n - 3 - k
+    if not np.isfinite(r) or se_df <= 0:
+        return (np.nan, np.nan)
+    z = np.arctanh(np.clip(r, -1 + 1e-15, 1 - 1e-15))
+    h = stats.norm.isf((1 - level) / 2) / np.sqrt(se_df)
+    return (float(np.tanh(z - h)), float(np.tanh(z + h)))
+
+
+def _r_to_p(r: float, dof: int) -> float:
+    """Two-sided p of a (partial) correlation with ``dof`` residual degrees of freedom."""
+    if not np.isfinite(r) or dof <= 0:
+        return np.nan
+    if abs(r) >= 1.0:
+        return 0.0
+    # identical to scipy.stats.pearsonr: beta distribution form of the t test
+    dist = stats.beta(dof / 2.0, dof / 2.0, loc=-1, scale=2)
+    return float(2 * dist.sf(abs(r)))
+
+
+def _pearson_r(x: np.ndarray, y: np.ndarray) -> float:
+    xm = x - x.mean()
+    ym = y - y.mean()
+    den = np.sqrt(np.dot(xm, xm) * np.dot(ym, ym))
+    if den == 0:
+        return np.nan
+    return float(np.clip(np.dot(xm, ym) / den, -1.0, 1.0))
+
+
+def _complete(*arrays: np.ndarray) -> np.ndarray:
+    ok = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays:
+        a = np.asarray(a, dtype=float)
+        ok &= np.all(np.isfinite(a.reshape(len(a), -1)), axis=1)
+    return ok
+
+
+def residualize(v: np.ndarray, covars: np.ndarray) -> np.ndarray:
+    """Residuals of least-squares regression of v on [1, covars]."""
+    n = len(v)
+    design = np.column_stack([np.ones(n), covars]) if covars.size else np.ones((n, 1))
+    beta, *_ = np.linalg.lstsq(design, v, rcond=None)
+    return v - design @ beta
+
+
+def corr_test(x, y, covars=None, method: str = "pearson") -> CorrResult:
+    """Correlation test between x and y (two-sided).
+
+    method: ``pearson`` | ``spearman`` | ``partial`` (Pearson on covariate residuals) |
+    ``partial_spearman`` (ranks of x, y and every covariate, then partial Pearson).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    Z = np.empty((len(x), 0)) if covars is None else np.asarray(covars, dtype=float)
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    if method in ("pearson", "spearman"):
+        Z = Z[:, :0]
+    elif method not in ("partial", "partial_spearman"):
+        raise ValueError(f"unknown correlation measure {method!r}; choose from {MEASURES}")
+    ok = _complete(x, y, Z)
+    x, y, Z = x[ok], y[ok], Z[ok]
+    n, k = len(x), Z.shape[1]
+    if method in ("spearman", "partial_spearman"):
+        x = stats.rankdata(x)
+        y = stats.rankdata(y)
+        Z = np.column_stack([stats.rankdata(z) for z in Z.T]) if k else Z
+    dof = n - 2 - k
+    if n < 3 or dof < 1:
+        return CorrResult(np.nan, np.nan, n, dof, np.nan, np.nan, k)
+    if k:
+        x = residualize(x, Z)
+        y = residualize(y, Z)
+    r = _pearson_r(x, y)
+    lo, hi = _fisher_ci(r, n, k)
+    return CorrResult(r, _r_to_p(r, dof), n, dof, lo, hi, k)
+
+
+def partial_corr_precision(x, y, covars) -> float:
+    """Partial correlation from the inverse covariance matrix: r = -P_xy / sqrt(P_xx P_yy).
+
+    Independent formula (no regression) used to cross-check :func:`corr_test` ``partial``.
+    """
+    data = np.column_stack([np.asarray(x, float), np.asarray(y, float),
+                            np.asarray(covars, float).reshape(len(x), -1)])
+    data = data[np.all(np.isfinite(data), axis=1)]
+    prec = np.linalg.pinv(np.cov(data, rowvar=False))
+    return float(-prec[0, 1] / np.sqrt(prec[0, 0] * prec[1, 1]))
+
+
+def bonferroni(p: np.ndarray, m: int | None = None) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    m = int(np.sum(np.isfinite(p))) if m is None else int(m)
+    return np.minimum(p * max(m, 1), 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# cluster values
+# --------------------------------------------------------------------------------------------
+def label_ids(labels: np.ndarray) -> np.ndarray:
+    lab = np.asarray(labels)
+    ids = np.unique(lab[np.isfinite(lab)] if lab.dtype.kind == "f" else lab)
+    ids = ids[ids > 0]
+    return ids.astype(int)
+
+
+def cluster_means(data: np.ndarray, labels: np.ndarray, ids: Sequence[int] | None = None
+                  ) -> np.ndarray:
+    """Mean of each labelled cluster per row.
+
+    data: (n_rows, *spatial) or (n_rows, n_vox) matching ``labels`` (spatial or flat).
+    Returns (n_rows, n_clusters) in the order of ``ids`` (default: sorted positive labels).
+    NaN voxels are ignored; a cluster with no finite voxel gives NaN.
+    """
+    lab = np.rint(np.asarray(labels, dtype=float)).astype(np.int64).ravel()
+    data = np.asarray(data, dtype=float).reshape(data.shape[0], -1)
+    if data.shape[1] != lab.size:
+        raise ValueError(f"data has {data.shape[1]} voxels per row, labels have {lab.size}")
+    ids = label_ids(lab) if ids is None else np.asarray(ids, dtype=int)
+    sel = np.isin(lab, ids) & (lab > 0)
+    sub = data[:, sel]
+    code = np.searchsorted(ids, lab[sel]) if np.all(np.diff(ids) > 0) else \
+        np.array([int(np.where(ids == v)[0][0]) for v in lab[sel]])
+    onehot = np.zeros((sel.sum(), len(ids)))
+    onehot[np.arange(sel.sum()), code] = 1.0
+    finite = np.isfinite(sub)
+    sums = np.where(finite, sub, 0.0) @ onehot
+    counts = finite.astype(float) @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
+
+
+def cluster_descriptors(labels: np.ndarray, affine: np.ndarray, ids=None) -> pd.DataFrame:
+    """Size (voxels, mm3) and centre of mass (MNI mm) of each cluster of a label image."""
+    lab = np.rint(np.asarray(labels, dtype=float)).astype(np.int64)
+    ids = label_ids(lab) if ids is None else np.asarray(ids, dtype=int)
+    vox_mm3 = float(abs(np.linalg.det(affine[:3, :3])))
+    rows = []
+    for c in ids:
+        ijk = np.argwhere(lab == c)
+        xyz = (affine[:3, :3] @ ijk.mean(0)) + affine[:3, 3] if len(ijk) else [np.nan] * 3
+        rows.append(dict(cluster_id=int(c), size_voxels=len(ijk), size_mm3=len(ijk) * vox_mm3,
+                         com_x=float(xyz[0]), com_y=float(xyz[1]), com_z=float(xyz[2])))
+    return pd.DataFrame(rows, columns=["cluster_id", "size_voxels", "size_mm3", "com_x", "com_y",
+                                       "com_z"])
+
+
+def load_labels(path) -> tuple[np.ndarray, np.ndarray]:
+    import nibabel as nib
+    img = nib.load(str(path))
+    data = np.asarray(img.dataobj)
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise ValueError(f"{path}: expected a 3-D integer label image, got shape {data.shape}")
+    return np.rint(data).astype(np.int64), img.affine
+
+
+def load_maps(paths: Sequence, ref_shape=None, ref_affine=None, voxels: np.ndarray | None = None
+              ) -> np.ndarray:
+    """Stack 3-D maps into (n, n_vox) (``voxels``: flat boolean selection; default all voxels).
+
+    Every map must share the reference grid (shape and affine to 1e-4 mm); otherwise a clear error
+    naming the file is raised.
+    """
+    import nibabel as nib
+    out = None
+    for i, p in enumerate(paths):
+        img = nib.load(str(p))
+        shape = img.shape[:3]
+        if ref_shape is None:
+            ref_shape, ref_affine = shape, img.affine
+        if tuple(shape) != tuple(ref_shape) or not np.allclose(img.affine, ref_affine, atol=1e-4):
+            raise ValueError(f"{p}: grid {shape} / affine differs from the reference grid "
+                             f"{tuple(ref_shape)}; all FC maps and cluster labels must share "
+                             "the analysis grid")
+        d = np.asarray(img.dataobj, dtype=np.float64).reshape(-1)
+        if voxels is not None:
+            d = d[voxels]
+        if out is None:
+            out = np.empty((len(paths), d.size))
+        out[i] = d
+    if out is None:
+        return np.empty((0, 0 if voxels is None else int(np.sum(voxels))))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# correlation tables
+# --------------------------------------------------------------------------------------------
+def correlate_clusters(values: np.ndarray, target: np.ndarray, covars: np.ndarray | None,
+                       measures: Iterable[str]) -> list[dict]:
+    """One dict per (cluster column, measure)."""
+    rows = []
+    values = np.asarray(values, float)
+    for j in range(values.shape[1]):
+        for m in measures:
+            res = corr_test(values[:, j], target, covars if m.startswith("partial") else None,
+                            method=m)
+            d = res.as_dict()
+            d.update(cluster_index=j, measure=m)
+            rows.append(d)
+    return rows
+
+
+CORR_COLUMNS = [
+    "analysis", "seed", "cluster_contrast", "cluster_id", "size_voxels", "com_x", "com_y",
+    "com_z", "x_variable", "y_variable", "sample", "measure", "covariates", "n", "df", "r",
+    "ci_low", "ci_high", "p", "family", "n_tests", "p_bonferroni", "significant_bonferroni",
+    "mean_x", "sd_x", "mean_y", "sd_y",
+]
+
+
+def correlation_table(blocks: Sequence[Mapping], measures: Sequence[str],
+                      covariates: Sequence[str], bonferroni_scope: str = "analysis",
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """Build the correlation table from blocks of cluster values.
+
+    Each block is a mapping with keys ``analysis``, ``seed``, ``cluster_contrast``,
+    ``x_variable``, ``y_variable``, ``sample`` (str), ``values`` (n, n_clusters), ``target`` (n,),
+    ``covars`` (n, k) or None, ``clusters`` (DataFrame from :func:`cluster_descriptors`).
+
+    Bonferroni: the family is every cluster tested within one analysis and measure
+    (``bonferroni_scope='analysis'``, across seeds) or within one analysis, seed and measure
+    (``'seed'``). The factor is the number of clusters in the family with a finite p.
+    """
+    rows = []
+    for b in blocks:
+        vals = np.asarray(b["values"], float)
+        clus = b["clusters"].reset_index(drop=True)
+        tgt = np.asarray(b["target"], float)
+        for d in correlate_clusters(vals, tgt, b.get("covars"), measures):
+            j = d.pop("cluster_index")
+            c = clus.iloc[j]
+            x = vals[:, j]
+            ok = np.isfinite(x) & np.isfinite(tgt)
+            rows.append(dict(
+                analysis=b["analysis"], seed=b["seed"], cluster_contrast=b["cluster_contrast"],
+                cluster_id=int(c["cluster_id"]), size_voxels=int(c["size_voxels"]),
+                com_x=c["com_x"], com_y=c["com_y"], com_z=c["com_z"],
+                x_variable=b["x_variable"], y_variable=b["y_variable"], sample=b["sample"],
+                covariates=",".join(covariates) if d["measure"].startswith("partial") else "",
+                mean_x=float(np.mean(x[ok])) if ok.any() else np.nan,
+                sd_x=float(np.std(x[ok], ddof=1)) if ok.sum() > 1 else np.nan,
+                mean_y=float(np.mean(tgt[ok])) if ok.any() else np.nan,
+                sd_y=float(np.std(tgt[ok], ddof=1)) if ok.sum() > 1 else np.nan,
+                **{k: d[k] for k in ("measure", "n", "df", "r", "ci_low", "ci_high", "p")}))
+    df = pd.DataFrame(rows, columns=[c for c in CORR_COLUMNS if c not in
+                                     ("family", "n_tests", "p_bonferroni",
+                                      "significant_bonferroni")])
+    if df.empty:
+        return pd.DataFrame(columns=CORR_COLUMNS)
+    if bonferroni_scope == "analysis":
+        keys = ["analysis", "measure"]
+    elif bonferroni_scope == "seed":
+        keys = ["analysis", "seed", "measure"]
+    else:
+        raise ValueError(f"bonferroni_scope must be 'analysis' or 'seed', not {bonferroni_scope!r}")
+    df["family"] = df[keys].astype(str).agg("|".join, axis=1)
+    df["n_tests"] = df.groupby("family")["p"].transform(lambda s: int(np.isfinite(s).sum()))
+    df["p_bonferroni"] = np.minimum(df["p"] * df["n_tests"].clip(lower=1), 1.0)
+    df["significant_bonferroni"] = df["p_bonferroni"] < alpha
+    return df[CORR_COLUMNS]
