@@ -18,6 +18,7 @@ Conventions
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -348,9 +349,10 @@ def correlation_table(blocks: Sequence[Mapping], measures: Sequence[str],
     ``x_variable``, ``y_variable``, ``sample`` (str), ``values`` (n, n_clusters), ``target`` (n,),
     ``covars`` (n, k) or None, ``clusters`` (DataFrame from :func:`cluster_descriptors`).
 
-    Bonferroni: the family is every cluster tested within one analysis and measure
-    (``bonferroni_scope='analysis'``, across seeds) or within one analysis, seed and measure
-    (``'seed'``). The factor is the number of clusters in the family with a finite p.
+    Bonferroni: the family is every cluster tested within one analysis, cluster source and
+    measure (``bonferroni_scope='analysis'``, across seeds) or within one analysis, cluster
+    source, seed and measure (``'seed'``). The factor is the number of clusters in the family with
+    a finite p.
     """
     rows = []
     for b in blocks:
@@ -379,9 +381,9 @@ def correlation_table(blocks: Sequence[Mapping], measures: Sequence[str],
     if df.empty:
         return pd.DataFrame(columns=CORR_COLUMNS)
     if bonferroni_scope == "analysis":
-        keys = ["analysis", "measure"]
+        keys = ["analysis", "cluster_contrast", "measure"]
     elif bonferroni_scope == "seed":
-        keys = ["analysis", "seed", "measure"]
+        keys = ["analysis", "cluster_contrast", "seed", "measure"]
     else:
         raise ValueError(f"bonferroni_scope must be 'analysis' or 'seed', not {bonferroni_scope!r}")
     df["family"] = df[keys].astype(str).agg("|".join, axis=1)
@@ -389,3 +391,148 @@ def correlation_table(blocks: Sequence[Mapping], measures: Sequence[str],
     df["p_bonferroni"] = np.minimum(df["p"] * df["n_tests"].clip(lower=1), 1.0)
     df["significant_bonferroni"] = df["p_bonferroni"] < alpha
     return df[CORR_COLUMNS]
+
+
+# --------------------------------------------------------------------------------------------
+# from workflow files to tables
+# --------------------------------------------------------------------------------------------
+_ENTITY = {k: re.compile(rf"(?:^|[_/]){k}-([A-Za-z0-9]+)") for k in ("sub", "ses", "seed")}
+
+
+def parse_entities(path) -> dict:
+    """BIDS-like entities sub / ses / seed from a file name (the last occurrence wins)."""
+    name = str(path).replace("\\", "/").split("/")[-1]
+    out = {}
+    for k, rx in _ENTITY.items():
+        m = rx.findall(name)
+        if m:
+            out[k] = m[-1]
+    return out
+
+
+def index_fc_maps(paths: Sequence) -> dict:
+    """{(participant_id 'sub-X', session, seed): path} from FC map file names."""
+    idx = {}
+    for p in paths:
+        e = parse_entities(p)
+        if not {"sub", "ses", "seed"} <= set(e):
+            raise ValueError(f"{p}: cannot read sub/ses/seed entities from the file name")
+        idx[(f"sub-{e['sub']}", e["ses"], e["seed"])] = str(p)
+    return idx
+
+
+def reduction_column(part: pd.DataFrame, formula: str | None) -> np.ndarray:
+    """HAMD reduction: the QC table's ``hamd_reduction`` column when ``formula`` is None, else
+    recomputed from hamd_pre / hamd_post with ``formula`` (rate | absolute)."""
+    if formula is None and "hamd_reduction" in part.columns:
+        return pd.to_numeric(part["hamd_reduction"], errors="coerce").to_numpy(dtype=float)
+    return hamd_reduction(part["hamd_pre"], part["hamd_post"], formula or "rate")
+
+
+def _get(fc_index, key):
+    try:
+        return fc_index[key]
+    except KeyError:
+        raise FileNotFoundError(f"no FC map for {key[0]} ses-{key[1]} seed-{key[2]} among the "
+                                "inputs (is the scan listed in the QC table but not computed?)")
+
+
+def cluster_values_table(part: pd.DataFrame, fc_index: dict, label_paths: Mapping,
+                         ses_pre: str = "pre", ses_post: str = "post",
+                         reduction: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per participant x seed x cluster: mean FC in the cluster before / after ECT and the change.
+
+    ``label_paths``: {(cluster_contrast, seed): cluster_labels.nii.gz}. Participants included at
+    baseline contribute ses-pre values; completers included in the ECT analysis also ses-post
+    values and delta_fc = post - pre. Returns (values, clusters) where clusters describes every
+    cluster (size, centre of mass).
+    """
+    part = part.copy()
+    inc_b = as_bool(part["included_baseline"])
+    inc_e = as_bool(part["included_ect"]) & (part["group"].astype(str) == "TRD").to_numpy()
+    red = reduction_column(part, reduction)
+    rows, crow = [], []
+    for (contrast, seed), lpath in label_paths.items():
+        labels, affine = load_labels(lpath)
+        ids = label_ids(labels)
+        desc = cluster_descriptors(labels, affine, ids)
+        desc.insert(0, "seed", seed)
+        desc.insert(0, "cluster_contrast", contrast)
+        crow.append(desc)
+        if ids.size == 0:
+            continue
+        sel = labels.ravel() > 0
+        lab_sel = labels.ravel()[sel]
+        subs_b = np.flatnonzero(inc_b)
+        pre = cluster_means(load_maps([_get(fc_index, (part["participant_id"].iloc[i], ses_pre,
+                                                        seed)) for i in subs_b],
+                                      labels.shape, affine, sel), lab_sel, ids)
+        subs_e = np.flatnonzero(inc_e & inc_b)
+        post_all = np.full((len(part), len(ids)), np.nan)
+        if subs_e.size:
+            post_all[subs_e] = cluster_means(
+                load_maps([_get(fc_index, (part["participant_id"].iloc[i], ses_post, seed))
+                           for i in subs_e], labels.shape, affine, sel), lab_sel, ids)
+        pre_all = np.full((len(part), len(ids)), np.nan)
+        pre_all[subs_b] = pre
+        for i in subs_b:
+            for j, c in enumerate(ids):
+                rows.append(dict(
+                    participant_id=part["participant_id"].iloc[i], group=part["group"].iloc[i],
+                    seed=seed, cluster_contrast=contrast, cluster_id=int(c),
+                    fc_pre=pre_all[i, j], fc_post=post_all[i, j],
+                    delta_fc=post_all[i, j] - pre_all[i, j], included_ect=bool(inc_e[i]),
+                    hamd_pre=pd.to_numeric(part["hamd_pre"], errors="coerce").iloc[i],
+                    hamd_reduction=red[i]))
+    cols = ["participant_id", "group", "seed", "cluster_contrast", "cluster_id", "fc_pre",
+            "fc_post", "delta_fc", "included_ect", "hamd_pre", "hamd_reduction"]
+    clusters = pd.concat(crow, ignore_index=True) if crow else pd.DataFrame(
+        columns=["cluster_contrast", "seed", "cluster_id", "size_voxels", "size_mm3", "com_x",
+                 "com_y", "com_z"])
+    return pd.DataFrame(rows, columns=cols), clusters
+
+
+ANALYSES = {
+    # name: (x column, y column, subject filter, exploratory)
+    "delta_fc_vs_reduction": ("delta_fc", "hamd_reduction", "completers", False),
+    "baseline_fc_vs_hamd_pre": ("fc_pre", "hamd_pre", "trd_baseline", True),
+}
+
+
+def correlations_from_values(values: pd.DataFrame, clusters: pd.DataFrame, part: pd.DataFrame,
+                             analyses: Mapping[str, Sequence[str]], measures: Sequence[str],
+                             covariates: Sequence[str] = (), bonferroni_scope: str = "analysis",
+                             alpha: float = 0.05) -> pd.DataFrame:
+    """Correlation table (one row per analysis x seed x cluster x measure).
+
+    ``analyses``: {analysis name (a key of ANALYSES): [cluster contrasts to use]}.
+    """
+    blocks = []
+    cov_df = part.set_index("participant_id")
+    for name, contrasts in analyses.items():
+        if name not in ANALYSES:
+            raise ValueError(f"unknown clinical analysis {name!r}; choose from {list(ANALYSES)}")
+        xcol, ycol, subset, _ = ANALYSES[name]
+        for contrast in contrasts:
+            v = values[values["cluster_contrast"] == contrast]
+            if subset == "completers":
+                v = v[v["included_ect"].astype(bool) & (v["group"] == "TRD")]
+                sample = "TRD completers included in the ECT analysis"
+            else:
+                v = v[v["group"] == "TRD"]
+                sample = "TRD patients included at baseline"
+            for seed, vs in v.groupby("seed", sort=False):
+                wide = vs.pivot(index="participant_id", columns="cluster_id", values=xcol)
+                ids = list(wide.columns)
+                tgt = vs.drop_duplicates("participant_id").set_index("participant_id")[ycol]
+                tgt = tgt.loc[wide.index].to_numpy(float)
+                Z = covariate_matrix(cov_df.loc[wide.index].reset_index(), covariates)
+                cl = clusters[(clusters["cluster_contrast"] == contrast)
+                              & (clusters["seed"] == seed)].set_index("cluster_id").loc[ids]
+                blocks.append(dict(analysis=name, seed=seed, cluster_contrast=contrast,
+                                   x_variable=xcol, y_variable=ycol, sample=sample,
+                                   values=wide.to_numpy(float), target=tgt, covars=Z,
+                                   clusters=cl.reset_index()))
+    t = correlation_table(blocks, measures, covariates, bonferroni_scope, alpha)
+    t.insert(1, "exploratory", t["analysis"].map(lambda a: ANALYSES[a][3]).astype(bool))
+    return t

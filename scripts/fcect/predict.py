@@ -551,3 +551,73 @@ def synthetic_cohort(n: int = 40, shape=(14, 16, 12), effect: float = 0.15,
     D[:, pv] += effect + coupling * noise * zy[:, None]
     B[:, pv] += coupling * noise * zy[:, None]
     return dict(y=y, B=B, D=D, has_diff=np.ones(n, bool), geom=geom, planted=pv.astype(int))
+
+
+# --------------------------------------------------------------------------------------------
+# from workflow files to the arrays of one prediction analysis
+# --------------------------------------------------------------------------------------------
+SAMPLES = {
+    "completers": "TRD completers included in the ECT analysis (both scans pass QC) with a HAMD "
+                  "reduction",
+    "all_with_reduction": "every TRD patient included at baseline with a HAMD reduction (nested "
+                          "selection uses only those of the training subjects with both scans)",
+}
+
+
+def prediction_data(part, fc_index: dict, mask_path, seed: str, sample: str = "completers",
+                    ses_pre: str = "pre", ses_post: str = "post", reduction: str | None = None,
+                    labels_path=None, need_diff: bool = True) -> dict:
+    """Arrays for one seed: y, baseline maps B, difference maps D (post - pre), has_diff, geometry,
+    and the full-sample cluster labels (in-mask vector) when ``labels_path`` is given."""
+    import nibabel as nib
+
+    from .clinical import as_bool, load_labels, load_maps, reduction_column
+
+    if sample not in SAMPLES:
+        raise ValueError(f"prediction sample must be one of {list(SAMPLES)}, not {sample!r}")
+    trd = (part["group"].astype(str) == "TRD").to_numpy()
+    inc_b = as_bool(part["included_baseline"])
+    inc_e = as_bool(part["included_ect"]) & trd & inc_b
+    red = reduction_column(part, reduction)
+    keep = (inc_e if sample == "completers" else (trd & inc_b)) & np.isfinite(red)
+    idx = np.flatnonzero(keep)
+    if idx.size < 5:
+        raise ValueError(f"prediction needs at least 5 subjects; the '{sample}' sample has "
+                         f"{idx.size}")
+    ids = part["participant_id"].astype(str).to_numpy()[idx]
+    mimg = nib.load(str(mask_path))
+    mask = np.asarray(mimg.dataobj) > 0
+    geom = Geometry(mask, mimg.affine)
+    vox = mask.ravel()
+
+    def path(sub, ses):
+        key = (sub, ses, seed)
+        if key not in fc_index:
+            raise FileNotFoundError(f"no FC map for {sub} ses-{ses} seed-{seed} among the inputs")
+        return fc_index[key]
+
+    B = load_maps([path(s, ses_pre) for s in ids], mask.shape, mimg.affine, vox)
+    has_diff = inc_e[idx]
+    D = np.full_like(B, np.nan)
+    if need_diff and has_diff.any():
+        D[has_diff] = load_maps([path(s, ses_post) for s in ids[has_diff]], mask.shape,
+                                mimg.affine, vox) - B[has_diff]
+    out = dict(participant_id=ids, y=red[idx], B=B, D=D, has_diff=has_diff, geom=geom,
+               sample=sample, sample_description=SAMPLES[sample], labels=None, cluster_ids=None)
+    if labels_path is not None:
+        lab, laff = load_labels(labels_path)
+        if lab.shape != mask.shape or not np.allclose(laff, mimg.affine, atol=1e-4):
+            raise ValueError(f"{labels_path}: grid differs from the analysis mask {mask_path}")
+        outside = int(((lab > 0) & ~mask).sum())
+        if outside:
+            warnings.warn(f"{labels_path}: {outside} cluster voxels outside the analysis mask "
+                          "are ignored")
+        lv = lab.ravel()[vox]
+        ids_c = np.unique(lv[lv > 0])
+        # relabel to 1..K in the order of the group result's cluster ids
+        relab = np.zeros_like(lv)
+        for k, c in enumerate(ids_c, start=1):
+            relab[lv == c] = k
+        out["labels"] = relab
+        out["cluster_ids"] = [int(c) for c in ids_c]
+    return out
