@@ -1,0 +1,26 @@
+"""Rule clinical_correlations: cluster values per participant and their clinical correlations."""
+from fcect import clinical as C
+from fcect.io import read_tsv, run_logged, save_tsv
+
+
+def main(smk, log):
+    p = smk.params
+    part = read_tsv(smk.input.participants)
+    fc_index = C.index_fc_maps(smk.input.fc)
+    label_paths = {tuple(k): path for k, path in zip(p.label_keys, smk.input.labels)}
+    values, clusters = C.cluster_values_table(part, fc_index, label_paths, p.ses_pre, p.ses_post,
+                                              p.reduction)
+    log.info("%d clusters over %d (contrast, seed) label images; %d value rows",
+             len(clusters), len(label_paths), len(values))
+    table = C.correlations_from_values(values, clusters, part, p.analyses, p.measures,
+                                       p.covariates, p.bonferroni_scope, p.alpha)
+    for r in table[table["measure"] == "pearson"].itertuples():
+        log.info("%s %s seed-%s cluster %d: r = %.3f, p = %.4g, p_bonf = %.4g (n = %d)",
+                 r.analysis, r.cluster_contrast, r.seed, r.cluster_id, r.r, r.p, r.p_bonferroni,
+                 r.n)
+    save_tsv(values, smk.output.values, float_format="%.6g")
+    save_tsv(clusters, smk.output.clusters, float_format="%.6g")
+    save_tsv(table, smk.output.table, float_format="%.6g")
+
+
+run_logged(snakemake, main)  # noqa: F821
