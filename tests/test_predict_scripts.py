@@ -37,7 +37,7 @@ def cohort(tmp_path_factory):
     ids = [f"sub-{i:03d}" for i in range(n_trd + n_hc)]
     rng = np.random.default_rng(1)
     comp = np.r_[np.ones(20, bool), np.zeros(2, bool), np.zeros(n_hc, bool)]
-    pre = np.r_[np.full(n_trd, 24.0), np.full(n_hc, 2.0)]
+    pre = np.r_[rng.integers(18, 30, n_trd), rng.integers(0, 5, n_hc)].astype(float)
     post = np.where(comp, pre * (1 - np.r_[c["y"], np.zeros(n_hc)]), np.nan)
     part = pd.DataFrame(dict(participant_id=ids, group=["TRD"] * n_trd + ["HC"] * n_hc,
                              age=rng.normal(40, 10, n_trd + n_hc).round(),
