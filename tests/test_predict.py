@@ -220,3 +220,15 @@ def test_run_mode_recovers_planted_prediction_both_modes():
         assert res["p_permutation"]["r"] <= 0.04
         assert res["repeated_kfold_summary"]["r"]["n"] == 3
     assert np.mean([f["dice_with_full_sample"] for f in res_n["folds"]]) > 0.6
+
+
+def test_run_mode_nested_independent_of_n_jobs():
+    c = P.synthetic_cohort(n=16, seed=6)
+    kw = dict(B=c["B"], D=c["D"], has_diff=c["has_diff"], geom=c["geom"],
+              nested=dict(min_cluster_voxels=5), n_perm=8, n_splits=4, n_repeats=4, seed=2,
+              log=lambda *_: None)
+    a = P.run_mode(c["y"], n_jobs=1, **kw)
+    b = P.run_mode(c["y"], n_jobs=2, **kw)
+    np.testing.assert_array_equal(a["predictions"], b["predictions"])
+    np.testing.assert_array_equal(a["null"], b["null"])
+    assert a["repeated_kfold"] == b["repeated_kfold"]

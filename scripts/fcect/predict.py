@@ -416,6 +416,22 @@ def nested_features(B: np.ndarray, D: np.ndarray, has_diff: np.ndarray, splits, 
 
 # --------------------------------------------------------------------------------------------
 # one complete analysis
+def _kfold_repeats(repeats, y, features, B, D, has_diff, geom, nested, n_splits, seed, C,
+                   epsilon) -> list[dict]:
+    """Repeated shuffled k-fold CV; repeat r uses KFold(random_state=seed + 1 + r)."""
+    out = []
+    n = len(y)
+    for r_i in repeats:
+        sp = kfold_splits(n, n_splits, seed + 1 + r_i)
+        if features is None:
+            f_k, _ = nested_features(B, D, has_diff, sp, geom, None, **(nested or {}))
+        else:
+            f_k = features
+        m = metrics(y, cv_predict(prepare_folds(f_k, sp), y, C, epsilon))
+        out.append(dict(repeat=r_i, r=m["r"], mae=m["mae"], rmse=m["rmse"], r2=m["r2"]))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 def run_mode(y: np.ndarray, *, features=None, B=None, D=None, has_diff=None, geom=None,
              reference_labels=None, nested: dict | None = None, C: float = 1.0,
@@ -457,18 +473,20 @@ def run_mode(y: np.ndarray, *, features=None, B=None, D=None, has_diff=None, geo
     t_perm = time.perf_counter() - t1
     pperm = permutation_p(obs, null) if n_perm else {k: np.nan for k in NULL_COLUMNS}
     log(f"{n_perm} permutations in {t_perm:.1f} s: p(r) = {pperm['r']:.4g}")
-    # repeated k-fold
+    # repeated k-fold (repeats are independent: spread over processes when nested)
     t2 = time.perf_counter()
-    rep = []
-    for r_i in range(n_repeats):
-        sp = kfold_splits(n, n_splits, seed + 1 + r_i)
-        if is_nested:
-            f_k, _ = nested_features(B, D, has_diff, sp, geom, None, **(nested or {}))
-        else:
-            f_k = features
-        p_k = cv_predict(prepare_folds(f_k, sp), y, C, epsilon)
-        m = metrics(y, p_k)
-        rep.append(dict(repeat=r_i, r=m["r"], mae=m["mae"], rmse=m["rmse"], r2=m["r2"]))
+    if is_nested and n_jobs > 1 and n_repeats > 1:
+        from joblib import Parallel, delayed
+
+        bounds = np.linspace(0, n_repeats, min(n_repeats, n_jobs * 2) + 1).astype(int)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_kfold_repeats)(range(a, b), y, features, B, D, has_diff, geom, nested,
+                                    n_splits, seed, C, epsilon)
+            for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
+        rep = [r for part in parts for r in part]
+    else:
+        rep = _kfold_repeats(range(n_repeats), y, features, B, D, has_diff, geom, nested,
+                             n_splits, seed, C, epsilon)
     t_rep = time.perf_counter() - t2
     # full-sample model (weights, for interpretation only)
     if is_nested:
