@@ -54,7 +54,9 @@ def ora_stats(gs: GeneSets, lists) -> tuple:
     n = L.sum(1)[None, :]
     K = gs.sizes[:, None]
     kb, Kb, nb = np.broadcast_arrays(k, K, n)
-    logp = hypergeom.logsf(kb.ravel() - 1, N, Kb.ravel(), nb.ravel()).reshape(kb.shape)
+    # hypergeom.sf runs in compiled code (logsf is a Python loop); floor at 1e-300 to keep logs finite
+    with np.errstate(divide="ignore"):
+        logp = np.log(np.maximum(hypergeom.sf(kb - 1, N, Kb, nb), 1e-300))
     logp = np.where(k > 0, logp, 0.0)                            # p = 1 when nothing overlaps
     return k, np.minimum(logp, 0.0)
 

@@ -110,13 +110,16 @@ def neighbor_table(mask, connectivity=26):
 
 # --------------------------------------------------------------------------------------------- GLM
 
-def _orth(m, tol=1e-10):
+def _orth(m, tol=1e-10, scale=None):
+    """Orthonormal basis of the column space (singular values below tol * scale are dropped; scale defaults
+    to the largest singular value)."""
     if m is None or m.size == 0:
         return np.zeros((m.shape[0] if m is not None else 0, 0))
     u, s, _ = np.linalg.svd(m, full_matrices=False)
-    if s.size == 0 or s[0] == 0:
+    ref = s[0] if scale is None else scale
+    if s.size == 0 or ref <= 0:
         return np.zeros((m.shape[0], 0))
-    return u[:, s > tol * s[0]]
+    return u[:, s > tol * ref]
 
 
 @dataclass
@@ -149,12 +152,13 @@ def make_glm(tested, confounds=None):
     if Z is None:
         Q = np.zeros((n, 0))
     else:
-        Qz = _orth(Z)
+        zscale = float(np.linalg.norm(Z, 2))
+        Qz = _orth(Z, scale=zscale)
         res1 = one - Qz @ (Qz.T @ one)
         intercept_in_Z = bool(np.linalg.norm(res1) < 1e-8)
         if intercept_in_Z:
             rest = Z - one @ (one.T @ Z)
-            Qr = _orth(rest)
+            Qr = _orth(rest, scale=zscale)
             Q = np.hstack([one, Qr])
         else:
             Q = Qz
@@ -336,6 +340,7 @@ def tfce_map(stat3d, connectivity=26, E=0.5, H=2.0, dh="auto", two_sided=True):
         return out
     n_steps = 100 if dh == "auto" else int(min(1000, max(10, round(max_score / dh))))
     threshs = np.linspace(0, max_score, n_steps + 1)[1:]
+    out_flat = out.reshape(-1)
     for sign in ([-1, 1] if two_sided else [1]):
         temp = arr * sign
         temp[~np.isfinite(temp)] = 0
@@ -349,10 +354,24 @@ def tfce_map(stat3d, connectivity=26, E=0.5, H=2.0, dh="auto", two_sided=True):
             ln = flat[nz]
             counts = np.bincount(ln)
             vals = sign * (counts ** E) * (thr ** H)
-            step = np.zeros(flat.shape)
-            step[nz] = vals[ln]
-            out += step.reshape(arr.shape)
+            out_flat[nz] += vals[ln]
     return out
+
+
+try:  # scipy's Cython kernel without the public wrapper's validation and transposition (~100 us per call)
+    from scipy.sparse.csgraph._traversal import _connected_components_undirected as _cc_undirected
+except Exception:  # pragma: no cover - other scipy versions
+    _cc_undirected = None
+
+
+def _components(indices, indptr, n):
+    """Connected components of a symmetric CSR graph (int32 indices/indptr). Returns (n_components, labels)."""
+    if _cc_undirected is not None:
+        labels = np.empty(n, dtype=np.int32)
+        ncomp = _cc_undirected(indices, indptr, indices, indptr, labels)
+        return int(ncomp), labels
+    graph = sparse.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=(n, n))
+    return connected_components(graph, directed=False)
 
 
 def _levels(T, n_steps=100):
@@ -481,11 +500,20 @@ def tfce_max_batch(T, grid, E=0.5, H=2.0, n_steps=100):
             else:
                 uroots = np.zeros(0, dtype=np.int32)
             nloc = m + uroots.size
+            # symmetric CSR: rows of new voxels (edges in row order already), then old roots (reversed edges)
+            nu = uroots.size
+            cnt = np.bincount(src, minlength=m)
+            if nu:
+                osrc = src[isold]
+                odst = dst[isold] - m
+                oorder = np.argsort(odst, kind="stable")
+                cnt = np.concatenate([cnt, np.bincount(odst, minlength=nu)])
+                indices = np.concatenate([dst, osrc[oorder].astype(np.int32)])
+            else:
+                indices = dst
             indptr = np.zeros(nloc + 1, dtype=np.int32)
-            np.cumsum(np.bincount(src, minlength=m), out=indptr[1:m + 1])
-            indptr[m + 1:] = indptr[m]
-            graph = sparse.csr_matrix((np.ones(dst.size, dtype=np.int8), dst, indptr), shape=(nloc, nloc))
-            ncomp, lab = connected_components(graph, directed=True, connection="weak")
+            np.cumsum(cnt, out=indptr[1:])
+            ncomp, lab = _components(indices, indptr, nloc)
             lab_new = lab[:m]
             lab_old = lab[m:]
             rep = np.full(ncomp, big, dtype=np.int32)

@@ -1,0 +1,69 @@
+# The embedded simulated cohort (fMRIPrep-derivatives layout with planted effects).
+
+if config["input_source"] == "simulated":
+
+    rule simulate_participants:
+        output:
+            participants=f"{SIM_ROOT}/participants.tsv",
+            couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
+            description=f"{FMRIPREP_DIR}/dataset_description.json",
+            tissue=f"{SIM_ROOT}/sourcedata/tissue.nii.gz",
+        params:
+            sim=config["simulate"],
+            seed=config["random_seed"],
+            sessions=[SES_PRE, SES_POST],
+        log:
+            "logs/simulate/participants.log",
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/simulate_participants.py"
+
+    rule simulate_scan:
+        input:
+            couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
+            tissue=f"{SIM_ROOT}/sourcedata/tissue.nii.gz",
+            seeds=SEEDS_TABLE,
+        output:
+            bold=fp_pattern("bold"),
+            bold_json=fp_pattern("bold_json"),
+            mask=fp_pattern("mask"),
+            confounds=fp_pattern("confounds"),
+            truth=f"{SIM_ROOT}/sourcedata/truth/sub-{{sub}}_ses-{{ses}}_truth.json",
+        params:
+            sim=config["simulate"],
+            seed=config["random_seed"],
+            sessions=[SES_PRE, SES_POST],
+            radius_override=config["seeds"]["radius_override"],
+        log:
+            "logs/simulate/sub-{sub}_ses-{ses}.log",
+        benchmark:
+            "benchmarks/simulate/sub-{sub}_ses-{ses}.tsv"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        group:
+            "scan"
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/simulate_scan.py"
+
+    rule simulate_ground_truth:
+        input:
+            couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
+            truths=expand(f"{SIM_ROOT}/sourcedata/truth/sub-{{sub}}_ses-{{ses}}_truth.json", zip,
+                          sub=SCAN_SUBS, ses=SCAN_SESS),
+        output:
+            f"{SIM_ROOT}/ground_truth.json",
+        params:
+            sim=config["simulate"],
+            seed=config["random_seed"],
+            sessions=[SES_PRE, SES_POST],
+        log:
+            "logs/simulate/ground_truth.log",
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/simulate_truth.py"

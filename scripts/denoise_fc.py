@@ -1,0 +1,14 @@
+"""Snakemake script: denoise one scan and write its Fisher-z seed-to-voxel FC map for every seed."""
+from fcect.io import run_logged
+from fcect.pipeline import denoise_and_fc
+
+
+def main(snakemake, log):
+    i = snakemake.input
+    info = denoise_and_fc(i.bold, i.confounds, i.bold_json, i.analysis_mask, i.seeds, i.seeds_tsv,
+                          snakemake.params.denoise, snakemake.params.seed_ids, list(snakemake.output.maps),
+                          snakemake.output.info)
+    log.info("%s", info)
+
+
+run_logged(snakemake, main)  # noqa: F821

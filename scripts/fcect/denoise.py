@@ -1,0 +1,186 @@
+"""Denoising of preprocessed BOLD: drop initial volumes, resample to the analysis grid, smooth, regress confounds,
+detrend, band-pass and optionally censor, using nilearn's image and signal functions.
+
+Order (the same as nilearn's NiftiMasker, so that a masker built with the same parameters is an exact reference):
+drop volumes -> resample (analysis grid) -> smooth (FWHM) -> extract voxels -> ``nilearn.signal.clean`` (detrend,
+confound regression and band-pass done orthogonally, censored volumes removed after interpolation).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from .io import InputError
+
+MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+
+
+def _expand(names, derivatives=True, powers=True):
+    out = list(names)
+    if derivatives:
+        out += [f"{n}_derivative1" for n in names]
+    if powers:
+        out += [f"{n}_power2" for n in names]
+        if derivatives:
+            out += [f"{n}_derivative1_power2" for n in names]
+    return out
+
+
+# Confound presets. Each names confound columns (fMRIPrep names) and whether FD censoring applies.
+PRESETS = {
+    # DPABI default: Friston-24 + mean WM + mean CSF (+ linear trend via detrend), no global signal regression
+    "dpabi": dict(columns=_expand(MOTION) + ["white_matter", "csf"], censor=False),
+    # Satterthwaite et al. 2013 36-parameter model (includes global signal)
+    "36p": dict(columns=_expand(MOTION + ["white_matter", "csf", "global_signal"]), censor=False),
+    # 6 motion + derivatives + first five aCompCor components (Behzadi et al. 2007)
+    "acompcor": dict(columns=_expand(MOTION, powers=False) + [f"a_comp_cor_{k:02d}" for k in range(5)],
+                     censor=False),
+    # DPABI confounds plus FD-based censoring (Power et al. 2014)
+    "scrubbing": dict(columns=_expand(MOTION) + ["white_matter", "csf"], censor=True),
+    # no confound regression (detrend and band-pass only): a baseline for measuring what denoising does
+    "none": dict(columns=[], censor=False),
+}
+
+
+def confound_matrix(conf: pd.DataFrame, preset: str, path="confounds") -> np.ndarray | None:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown denoising preset {preset!r}; choose one of {sorted(PRESETS)}")
+    cols = PRESETS[preset]["columns"]
+    if not cols:
+        return None
+    missing = [c for c in cols if c not in conf.columns]
+    if missing:
+        raise InputError(path, f"confounds file lacks column(s) {missing} needed by preset {preset!r}")
+    m = conf[cols].to_numpy(dtype=float)
+    return np.nan_to_num(m, nan=0.0)  # fMRIPrep writes n/a in the first row of derivatives
+
+
+def censor_mask(fd: np.ndarray, threshold: float, before=1, after=2) -> np.ndarray:
+    """Boolean 'keep' vector: volumes with FD > threshold are removed with ``before`` preceding and ``after``
+    following volumes (Power et al. 2014)."""
+    fd = np.nan_to_num(np.asarray(fd, float), nan=0.0)
+    bad = fd > threshold
+    out = bad.copy()
+    for k in range(1, before + 1):
+        out[:-k] |= bad[k:]
+    for k in range(1, after + 1):
+        out[k:] |= bad[:-k]
+    return ~out
+
+
+def read_tr(bold_img, json_path=None, bold_path="bold"):
+    if json_path is not None and Path(json_path).exists():
+        try:
+            meta = json.loads(Path(json_path).read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(json_path, f"not valid JSON ({exc})") from exc
+        if "RepetitionTime" in meta:
+            tr = float(meta["RepetitionTime"])
+            if tr <= 0:
+                raise InputError(json_path, f"RepetitionTime must be positive, got {tr}")
+            return tr
+    zooms = bold_img.header.get_zooms()
+    if len(zooms) > 3 and zooms[3] > 0:
+        return float(zooms[3])
+    raise InputError(json_path or bold_path, "no RepetitionTime in the JSON sidecar nor in the NIfTI header")
+
+
+def check_scan(bold_path, confounds_path, drop_volumes, min_volumes=20):
+    """Cheap checks before any heavy work: 4-D image, confound rows = volumes, enough volumes."""
+    bold_path, confounds_path = Path(bold_path), Path(confounds_path)
+    if not bold_path.exists():
+        raise InputError(bold_path, "BOLD file not found")
+    if not confounds_path.exists():
+        raise InputError(confounds_path, "confounds file not found")
+    try:
+        hdr = nib.load(str(bold_path)).header
+    except Exception as exc:
+        raise InputError(bold_path, f"cannot be read as NIfTI ({exc})") from exc
+    shape = hdr.get_data_shape()
+    if len(shape) != 4:
+        raise InputError(bold_path, f"expected a 4-D BOLD series, got shape {shape}")
+    n_vol = shape[3]
+    with open(confounds_path) as fh:
+        n_rows = sum(1 for line in fh if line.strip()) - 1
+    if n_rows != n_vol:
+        raise InputError(confounds_path, f"has {n_rows} rows but {bold_path.name} has {n_vol} volumes")
+    if n_vol - drop_volumes < min_volumes:
+        raise InputError(bold_path, f"{n_vol} volumes minus {drop_volumes} dropped leaves fewer than "
+                         f"{min_volumes}")
+    return n_vol
+
+
+def prepare_image(img, drop_volumes, target_affine, target_shape, fwhm, interpolation="continuous"):
+    """Drop initial volumes, resample to the analysis grid, smooth. Returns a 4-D float32 image."""
+    from nilearn import image
+
+    data = np.asarray(img.dataobj[..., drop_volumes:], dtype=np.float32)
+    img = nib.Nifti1Image(data, img.affine)
+    same = img.shape[:3] == tuple(target_shape) and np.allclose(img.affine, target_affine)
+    if not same:
+        img = image.resample_img(img, target_affine=target_affine, target_shape=target_shape,
+                                 interpolation=interpolation, force_resample=True, copy_header=True)
+    if fwhm:
+        img = image.smooth_img(img, fwhm)
+    return img
+
+
+def clean_signals(X, conf_matrix, tr, high_pass, low_pass, detrend=True, sample_mask=None,
+                  filter="butterworth"):
+    """nilearn.signal.clean with the workflow's conventions (no standardisation of the output)."""
+    import functools
+
+    from nilearn import signal
+
+    # nilearn's butterworth filters column by column when copy=False (a Python loop over voxels); with
+    # copy=True it makes one vectorised scipy.signal.sosfiltfilt call over axis 0 with the same filter.
+    original = signal.butterworth
+    signal.butterworth = functools.partial(original, copy=True)
+    try:
+        return signal.clean(X, confounds=conf_matrix, detrend=detrend, standardize=None,
+                            standardize_confounds=True, filter=filter, low_pass=low_pass, high_pass=high_pass,
+                            t_r=tr, sample_mask=sample_mask)
+    finally:
+        signal.butterworth = original
+
+
+def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict):
+    """Full per-scan denoising. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, info dict)."""
+    drop = int(params.get("drop_volumes", 0))
+    check_scan(bold_path, confounds_path, drop, min_volumes=int(params.get("min_volumes", 20)))
+    img = nib.load(str(bold_path))
+    tr = read_tr(img, json_path, bold_path)
+    conf = pd.read_csv(confounds_path, sep="\t", na_values=["n/a"])
+    preset = params.get("preset", "dpabi")
+    C = confound_matrix(conf, preset, confounds_path)
+    if C is not None:
+        C = C[drop:]
+    sample_mask = None
+    n_censored = 0
+    if PRESETS[preset]["censor"]:
+        if "framewise_displacement" not in conf.columns:
+            raise InputError(confounds_path, "no framewise_displacement column for censoring")
+        before, after = params.get("censor_neighbors", [1, 2])
+        keep = censor_mask(conf["framewise_displacement"].to_numpy()[drop:], float(params["fd_threshold"]),
+                           before, after)
+        n_censored = int((~keep).sum())
+        if keep.sum() < int(params.get("min_volumes", 20)):
+            raise InputError(confounds_path, f"censoring leaves {keep.sum()} volumes (< min_volumes)")
+        sample_mask = np.flatnonzero(keep)
+    prepared = prepare_image(img, drop, target_affine, voxel_mask.shape, params.get("fwhm", 0),
+                             params.get("interpolation", "continuous"))
+    X = np.asarray(prepared.dataobj)[voxel_mask].T.astype(np.float64)  # (T, V)
+    if not np.all(np.isfinite(X)):
+        bad = int((~np.isfinite(X)).any(axis=0).sum())
+        raise InputError(bold_path, f"{bad} voxel(s) in the analysis mask contain NaN or inf")
+    Y = clean_signals(X, C, tr, params.get("high_pass"), params.get("low_pass"), params.get("detrend", True),
+                      sample_mask, params.get("filter", "butterworth"))
+    info = dict(tr=tr, n_volumes_input=int(img.shape[3]), n_dropped=drop, n_censored=n_censored,
+                n_volumes_used=int(Y.shape[0]), preset=preset,
+                n_confounds=0 if C is None else int(C.shape[1]))
+    return Y, info

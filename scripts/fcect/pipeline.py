@@ -1,0 +1,68 @@
+"""Per-scan and per-cohort steps that tie the modules together (what the Snakemake scripts call)."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from .denoise import PRESETS, censor_mask, denoise_scan
+from .fc import fisher_z, seed_to_voxel_r
+from .io import InputError, read_tsv, save_json, save_nifti, save_tsv
+from .qc import decide, propagate, scan_motion
+from .validate import read_participants
+
+
+def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_tsv, params, seed_ids,
+                   out_maps, out_info):
+    """Denoise one scan and write one Fisher-z FC map per seed (zeros outside the analysis mask)."""
+    mask_img = nib.load(str(analysis_mask))
+    amask = np.asarray(mask_img.dataobj) > 0
+    smask = np.asarray(nib.load(str(seeds_img)).dataobj) > 0
+    table = read_tsv(seeds_tsv)
+    if list(table.seed_id) != list(seed_ids) or smask.shape[-1] != len(seed_ids):
+        raise InputError(seeds_tsv, "seed masks do not match the configured seeds table; rerun rule masks")
+    union = amask | smask.any(axis=-1)
+    Y, info = denoise_scan(bold, confounds, bold_json, union, mask_img.affine, params)
+    col = np.full(amask.shape, -1, dtype=np.int64)
+    col[union] = np.arange(union.sum())
+    seed_cols = [col[smask[..., k]] for k in range(len(seed_ids))]
+    target_cols = col[amask]
+    r, n_const = seed_to_voxel_r(Y, seed_cols, target_cols, source=bold)
+    z = fisher_z(r).astype(np.float32)
+    for k, path in enumerate(out_maps):
+        vol = np.zeros(amask.shape, dtype=np.float32)
+        vol[amask] = z[k]
+        save_nifti(nib.Nifti1Image(vol, mask_img.affine), path)
+    info.update(n_constant_voxels=n_const, n_analysis_voxels=int(amask.sum()),
+                seed_voxels=dict(zip(seed_ids, [int(len(c)) for c in seed_cols])))
+    save_json(info, out_info)
+    return info
+
+
+def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denoise, ses_pre, ses_post,
+              out_motion=None, out_participants=None):
+    part = read_participants(participants_path, schema_path)
+    rows = []
+    drop = int(denoise.get("drop_volumes", 0))
+    for (sub, ses), cpath in zip(scans, confounds_paths):
+        conf = read_tsv(cpath)
+        mot = scan_motion(conf, drop, qc["fd_method"], cpath)
+        n_cens = 0
+        if PRESETS[denoise["preset"]]["censor"]:
+            b, a = denoise.get("censor_neighbors", [1, 2])
+            keep = censor_mask(conf["framewise_displacement"].to_numpy(float)[drop:], denoise["fd_threshold"], b, a)
+            n_cens = int((~keep).sum())
+        row = dict(participant_id=f"sub-{sub}", session=ses, mean_fd=mot["mean_fd"], fd_method=mot["fd_method"],
+                   max_fd=mot["max_fd"], max_translation_mm=mot["max_translation_mm"],
+                   max_rotation_deg=mot["max_rotation_deg"], n_volumes=mot["n_volumes"], n_censored=n_cens)
+        inc, reason = decide(row, qc)
+        row.update(included=inc, reason=reason)
+        rows.append(row)
+    motion = pd.DataFrame(rows)
+    part_out = propagate(part, motion, ses_pre, ses_post, qc.get("hamd_reduction", "rate"))
+    if out_motion:
+        save_tsv(motion, out_motion, float_format="%.6g")
+    if out_participants:
+        save_tsv(part_out, out_participants, float_format="%.6g")
+    return motion, part_out

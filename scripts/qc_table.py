@@ -1,0 +1,16 @@
+"""Snakemake script: per-scan motion table, exclusions, and participants with inclusion flags."""
+from fcect.io import run_logged
+from fcect.pipeline import qc_tables
+
+
+def main(snakemake, log):
+    motion, part = qc_tables(snakemake.input.participants, snakemake.params.schema, snakemake.params.scans,
+                             list(snakemake.input.confounds), snakemake.params.qc, snakemake.params.denoise,
+                             *snakemake.params.sessions, out_motion=snakemake.output.motion,
+                             out_participants=snakemake.output.participants)
+    log.info("scans: %d, excluded: %d", len(motion), int((~motion.included).sum()))
+    for r in motion[~motion.included].itertuples():
+        log.info("excluded %s ses-%s: %s", r.participant_id, r.session, r.reason)
+
+
+run_logged(snakemake, main)  # noqa: F821

@@ -1,0 +1,12 @@
+"""Snakemake script: collect the planted values and every realised coupling into ground_truth.json."""
+from fcect.io import run_logged
+from fcect.simulate import SimParams, write_ground_truth
+
+
+def main(snakemake, log):
+    p = SimParams.from_config(snakemake.params.sim, snakemake.params.seed, sessions=snakemake.params.sessions)
+    gt = write_ground_truth(p, snakemake.input.couplings, snakemake.input.truths, snakemake.output[0])
+    log.info("ground truth: %d scans; clinical %s", len(gt["scans"]), gt.get("clinical"))
+
+
+run_logged(snakemake, main)  # noqa: F821
