@@ -86,7 +86,7 @@ def _dk_left_names():
 def test_calibrated_p_not_inflated_on_smooth_random_maps():
     """Random smooth maps carry no gene-set signal: p_spatial must be near-uniform while the gene-permutation
     (hypergeometric) p of the same lists is inflated by co-expression."""
-    n_maps, n_null, n_boot = 60, 99, 20
+    n_maps, n_null, n_boot = 150, 99, 20
     names = _dk_left_names()
     field = syn.SmoothFieldParcels(names, length_scale=0.35)
     X, genes, lib = syn.synthetic_expression(field, 600, 12, rng=2)
@@ -111,3 +111,13 @@ def test_calibrated_p_not_inflated_on_smooth_random_maps():
           f"gene-permutation (ORA PLS1+/-) {rate_gene:.3f}")
     assert rate["gsea"] <= 0.09 and rate["pls1pos"] <= 0.09 and rate["pls1neg"] <= 0.09
     assert rate_gene > 2 * max(rate.values())
+
+
+def test_hypergeom_logsf_matches_scipy():
+    from scipy.stats import hypergeom
+    rng = np.random.default_rng(9)
+    N = 15000
+    K = rng.integers(10, 500, 2000); n = rng.integers(1, 3000, 2000); k = rng.binomial(n, K / N * 1.5)
+    ref = hypergeom.logsf(k - 1, N, K, n)
+    got = en.hypergeom_logsf(k, N, K, n)
+    assert np.allclose(got, ref, rtol=1e-8, atol=1e-12)

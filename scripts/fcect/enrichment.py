@@ -46,6 +46,61 @@ class GeneSets:
 # ----------------------------------------------------------------------------------------------------------------
 # over-representation
 # ----------------------------------------------------------------------------------------------------------------
+def _log_binom(a, b):
+    from scipy.special import gammaln
+    return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
+
+
+def hypergeom_logsf(k, N, K, n, tol=1e-17, max_iter=100000) -> np.ndarray:
+    """log P(X >= k) for X ~ Hypergeometric(N, K, n), vectorised (scipy's logsf loops in Python, sf is slow for
+    large arrays). Tail sums use the pmf recurrence from the start point, stopping once terms are negligible:
+    upward from k when k is above the mean, else 1 - P(X <= k - 1) summed downward."""
+    k, K, n = (np.asarray(a, dtype=float) for a in np.broadcast_arrays(k, K, n))
+    shape = k.shape
+    k, K, n = k.ravel(), K.ravel(), n.ravel()
+    lo = np.maximum(0.0, n + K - N)
+    hi = np.minimum(K, n)
+    out = np.zeros(k.size)
+    out[k > hi] = -np.inf
+    todo = (k > lo) & (k <= hi)
+    mean = n * K / N
+    def logpmf(x, K, n):
+        return _log_binom(K, x) + _log_binom(N - K, n - x) - _log_binom(N, n)
+
+    def tail(x0, K, n, up):
+        """log of sum of pmf from x0 moving up (to hi) or down (to lo)."""
+        total = np.ones(x0.size)
+        term = np.ones(x0.size)
+        x = x0.copy()
+        act = np.ones(x0.size, bool)
+        lim = np.minimum(K, n) if up else np.maximum(0.0, n + K - N)
+        act &= (x < lim) if up else (x > lim)
+        it = 0
+        while act.any() and it < max_iter:
+            i = np.flatnonzero(act)
+            xi, Ki, ni = x[i], K[i], n[i]
+            if up:
+                r = (Ki - xi) * (ni - xi) / ((xi + 1) * (N - Ki - ni + xi + 1))
+                x[i] = xi + 1
+            else:
+                r = xi * (N - Ki - ni + xi) / ((Ki - xi + 1) * (ni - xi + 1))
+                x[i] = xi - 1
+            term[i] *= r
+            total[i] += term[i]
+            act[i] = (term[i] > tol * total[i]) & ((x[i] < lim[i]) if up else (x[i] > lim[i]))
+            it += 1
+        return logpmf(x0, K, n) + np.log(total)
+
+    upper = todo & (k > mean)
+    if upper.any():
+        out[upper] = tail(k[upper], K[upper], n[upper], True)
+    lower = todo & ~upper
+    if lower.any():
+        lc = tail(k[lower] - 1, K[lower], n[lower], False)
+        out[lower] = np.log1p(-np.minimum(np.exp(lc), 1.0))
+    return np.minimum(out, 0.0).reshape(shape)
+
+
 def ora_stats(gs: GeneSets, lists) -> tuple:
     """Overlaps (T, L) and hypergeometric upper-tail log p (T, L) for boolean gene lists (L, G) or (G,)."""
     L = np.atleast_2d(np.asarray(lists, dtype=float))
@@ -54,9 +109,7 @@ def ora_stats(gs: GeneSets, lists) -> tuple:
     n = L.sum(1)[None, :]
     K = gs.sizes[:, None]
     kb, Kb, nb = np.broadcast_arrays(k, K, n)
-    # hypergeom.sf runs in compiled code (logsf is a Python loop); floor at 1e-300 to keep logs finite
-    with np.errstate(divide="ignore"):
-        logp = np.log(np.maximum(hypergeom.sf(kb - 1, N, Kb, nb), 1e-300))
+    logp = hypergeom_logsf(kb, N, Kb, nb)
     logp = np.where(k > 0, logp, 0.0)                            # p = 1 when nothing overlaps
     return k, np.minimum(logp, 0.0)
 
