@@ -67,7 +67,7 @@ def fc_map(sub, ses, seed):
             f"seed-{seed}_desc-fcz_stat.nii.gz")
 
 
-FC_PATTERN = ("results/fc/sub-{sub}/ses-{ses}/sub-{sub}_ses-{ses}_task-" + TASK +
+FC_PATTERN = (f"results/fc/sub-{{sub}}/ses-{{ses}}/sub-{{sub}}_ses-{{ses}}_task-{TASK}"
               "_space-MNI152NLin2009cAsym_seed-{seed}_desc-fcz_stat.nii.gz")
 
 

@@ -116,10 +116,10 @@ def check_scan(bold_path, confounds_path, drop_volumes, min_volumes=20):
 
 
 def prepare_image(img, drop_volumes, target_affine, target_shape, fwhm, interpolation="continuous"):
-    """Drop initial volumes, resample to the analysis grid, smooth. Returns a 4-D float32 image."""
+    """Drop initial volumes, resample to the analysis grid, smooth. Returns a 4-D float64 image."""
     from nilearn import image
 
-    data = np.asarray(img.dataobj[..., drop_volumes:], dtype=np.float32)
+    data = np.asarray(img.dataobj[..., drop_volumes:], dtype=np.float64)
     img = nib.Nifti1Image(data, img.affine)
     same = img.shape[:3] == tuple(target_shape) and np.allclose(img.affine, target_affine)
     if not same:

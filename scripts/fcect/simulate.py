@@ -75,7 +75,7 @@ class SimParams:
     n_dummy: int = 10
     tr: float = 2.0
     smooth_noise_fwhm: float = 6.0
-    null: bool = False
+    null_cohort: bool = False
     coupling_sd: float = 0.08
     baseline_effect: float = 0.2
     ect_effect: float = 0.2
@@ -100,7 +100,7 @@ class SimParams:
         return cls(**fields)
 
     def effects(self):
-        if self.null:
+        if self.null_cohort:
             return dict(baseline_effect=0.0, ect_effect=0.0, ect_effect_sd=0.0)
         return dict(baseline_effect=self.baseline_effect, ect_effect=self.ect_effect,
                     ect_effect_sd=self.ect_effect_sd)
@@ -349,7 +349,7 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
 
     # physiological signals (broadband up to 0.2 Hz) in WM and CSF, leaking into GM
     P = bandlimited(rng, 2, T, tr, low=0.005, high=0.2)
-    physio = (wmv * 1.0 + 0.4 * gmv)[:, None] * P[0] + (csfv * 1.5 + 0.4 * gmv)[:, None] * P[1]
+    physio = (wmv * 1.5 + 0.8 * gmv)[:, None] * P[0] + (csfv * 2.0 + 0.8 * gmv)[:, None] * P[1]
 
     # motion artefacts: smooth random spatial maps, larger at the brain edge
     m = motion_params(rng, T, tr, scale=p.motion_scale, outlier=outlier)
@@ -361,7 +361,7 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     beta = ndimage.gaussian_filter(beta, sigma=(2, 2, 2, 0)).reshape(-1, 18)[idx]
     beta /= beta.std(axis=0, keepdims=True) + 1e-9
     dm = np.vstack([np.zeros((1, 6)), np.diff(mm, axis=0)])
-    mreg = np.hstack([mm, (mm - mm.mean(0)) ** 2 * 0.5, dm * 3.0])  # linear, quadratic, derivative terms
+    mreg = np.hstack([mm * 3.0, (mm - mm.mean(0)) ** 2 * 2.0, dm * 10.0])  # linear, quadratic, derivative
     motion_art = (edge[:, None] * beta) @ mreg.T
 
     thermal = rng.standard_normal((V, T)).astype(np.float32) * 0.5
@@ -493,7 +493,7 @@ def ground_truth(p: SimParams, part: pd.DataFrame, couplings: pd.DataFrame, scan
         description="Planted effects of the fcect simulated cohort. Couplings c are the correlation-scale "
                     "weights of a seed's driver in a target region's signal; realised_fc_z is the Fisher z of "
                     "the noise-free seed-target correlation of each scan (band-passed, dummy volumes dropped).",
-        null=bool(p.null), parameters={k: v for k, v in p.__dict__.items()},
+        null_cohort=bool(p.null_cohort), parameters={k: v for k, v in p.__dict__.items()},
         regions={k: dict(v) for k, v in REGIONS.items()}, control_region=CONTROL_REGION,
         couplings=[dict(seed=s, target=t, c=c) for s, t, c in COUPLINGS],
         null_seeds=NULL_SEEDS,
@@ -516,7 +516,7 @@ def ground_truth(p: SimParams, part: pd.DataFrame, couplings: pd.DataFrame, scan
             red = part.set_index("participant_id").loc[w.index, "hamd_reduction_planted"].astype(float)
             d = w[p.ses_post] - w[p.ses_pre]
             n = len(w)
-            if n > 3 and not p.null:
+            if n > 3 and not p.null_cohort:
                 r = float(np.corrcoef(d, red)[0, 1])
                 rb = float(np.corrcoef(w[p.ses_pre], red)[0, 1])
             else:
@@ -524,7 +524,7 @@ def ground_truth(p: SimParams, part: pd.DataFrame, couplings: pd.DataFrame, scan
             se = lambda rr: float((1 - rr ** 2) / np.sqrt(max(n - 1, 1)))  # noqa: E731
             out["clinical"] = dict(
                 seed=ECT_EFFECT_PAIR[0], target=ECT_EFFECT_PAIR[1], n=n, measure="hamd_reduction_rate",
-                planted_r_responsiveness=0.0 if p.null else p.clinical_r,
+                planted_r_responsiveness=0.0 if p.null_cohort else p.clinical_r,
                 realised_r_delta_fc=r, se_r_delta_fc=se(r),
                 fisher_z_se=float(1 / np.sqrt(max(n - 3, 1))),
                 realised_r_baseline_fc=rb, se_r_baseline_fc=se(rb),
