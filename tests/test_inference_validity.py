@@ -55,8 +55,8 @@ def _run_permutation_design(design):
         cov = rng.standard_normal(n)
         if design == "freedman_lane":        # two groups + intercept + covariate
             x, Z = grp, np.column_stack([np.ones(n), cov])
-        else:                                # one-sample (paired differences) + covariate, sign flips
-            x, Z = np.ones(n), cov[:, None]
+        else:                                # one-sample on paired differences, sign flips (the ECT default)
+            x, Z = np.ones(n), None
         r = inf.permutation_inference(Y, x, Z, mask=mask, n_perm=39, random_state=ds, cluster_forming_p=0.01,
                                       chunk_size=39, tfce_batch=39)
         for m in inf.PERMUTATION_METHODS:

@@ -173,20 +173,32 @@ def make_glm(tested, confounds=None):
     return GLM(n=n, dof=dof, g=xr / xn, Q=Q, intercept_in_Z=intercept_in_Z, x_norm=xn, x_rows=rows)
 
 
-def _residualise(Y, glm):
-    """Residual-forming projection of the data, column normalisation, validity mask.
+def _residualise(Y, glm, block=8192):
+    """Residual-forming projection of the data, column normalisation, validity mask (in voxel blocks, so the
+    only large allocation is the output).
 
-    Returns (Yr normalised to unit column norm, valid mask, column norms)."""
-    Y = np.asarray(Y, dtype=float)
-    finite = np.all(np.isfinite(Y), axis=0)
-    Yf = np.where(finite[None, :], Y, 0.0)
+    Returns (Yr normalised to unit column norm, float64 (n, V); valid mask; column norms)."""
+    Y = np.asarray(Y)
+    n, V = Y.shape
     Q = glm.Q
-    Yr = Yf - Q @ (Q.T @ Yf) if Q.shape[1] else Yf.copy()
-    ss = np.einsum("ij,ij->j", Yr, Yr)
-    scale = np.einsum("ij,ij->j", Yf, Yf)
-    valid = finite & (ss > 1e-20 * np.maximum(scale, 1e-300)) & (ss > 0)
-    norm = np.sqrt(np.where(valid, ss, 1.0))
-    Yr = np.where(valid[None, :], Yr / norm[None, :], 0.0)
+    Yr = np.empty((n, V), dtype=float)
+    valid = np.zeros(V, dtype=bool)
+    norm = np.ones(V)
+    for s0 in range(0, V, block):
+        yb = np.asarray(Y[:, s0:s0 + block], dtype=float)
+        fin = np.all(np.isfinite(yb), axis=0)
+        if not fin.all():
+            yb = np.where(fin[None, :], yb, 0.0)
+        scale = np.einsum("ij,ij->j", yb, yb)
+        rb = yb - Q @ (Q.T @ yb) if Q.shape[1] else yb.copy()
+        ss = np.einsum("ij,ij->j", rb, rb)
+        ok = fin & (ss > 1e-20 * np.maximum(scale, 1e-300)) & (ss > 0)
+        nb = np.sqrt(np.where(ok, ss, 1.0))
+        rb /= nb[None, :]
+        rb[:, ~ok] = 0.0
+        Yr[:, s0:s0 + block] = rb
+        valid[s0:s0 + block] = ok
+        norm[s0:s0 + block] = nb
     return Yr, valid, norm
 
 
@@ -702,7 +714,7 @@ def permutation_inference(
     if bad:
         raise ValueError(f"unknown permutation methods {sorted(bad)}")
     need_space = any(m in methods for m in ("cluster_extent", "cluster_mass", "tfce"))
-    Y = np.asarray(Y, dtype=float)
+    Y = np.asarray(Y)
     if Y.ndim != 2:
         raise ValueError("Y must be (n_subjects, n_voxels)")
     n, V = Y.shape
@@ -934,6 +946,8 @@ def estimate_smoothness(resid, mask, dof=None, voxel_size=(1.0, 1.0, 1.0)):
         b = R[:, p]
         ssm[ax] = np.sum(a * b)
         s2[ax] = np.sum(0.5 * (a * a + b * b))
+    if np.any(s2 <= 0):
+        raise ValueError("smoothness cannot be estimated: no pair of neighbouring mask voxels with signal")
     ssm = np.minimum(ssm, 0.99999999 * s2)
     sigmasq = -1.0 / (4.0 * np.log(np.abs(ssm / s2)))
     dLh = float(np.prod(sigmasq) ** -0.5 * 8 ** -0.5)
@@ -1028,7 +1042,6 @@ def grf_cluster_inference(t, dof, resid, mask, voxel_p=0.001, cluster_p=0.05, tw
     st = structure(connectivity)
     labels = np.zeros(mask.shape, dtype=np.int32)
     clusters = []
-    pv = np.ones(int(mask.sum()))
     signs = (1, -1) if two_tailed else (1,)
     raw = []
     for sign in signs:
@@ -1040,19 +1053,21 @@ def grf_cluster_inference(t, dof, resid, mask, voxel_p=0.001, cluster_p=0.05, tw
             raw.append((sign, int(sizes[lb]), lab, lb))
     raw.sort(key=lambda r: (-r[0], -r[1]))
     i = 0
+    p3 = np.ones(mask.shape)
     for sign, k, lab, lb in raw:
         p_tail = float(grf_cluster_p(k, nvox, sm["dLh"], z_thr))
         p = min(1.0, 2 * p_tail) if two_tailed else p_tail
+        vox = lab == lb
+        p3[vox] = p                    # p of every supra-threshold cluster (the p map); survivors are listed
         if k < kmin:
             continue
         i += 1
-        vox = lab == lb
         labels[vox] = i
         ijk = np.argwhere(vox)
         vals = z3[vox]
         j = int(np.argmax(np.abs(vals)))
         clusters.append({"label": i, "sign": sign, "size": k, "p": p, "p_tail": p_tail,
                          "peak_ijk": tuple(int(v) for v in ijk[j])})
-        pv[labels[mask] == i] = p
+    pv = p3[mask]
     return {"z": z, "labels": labels[mask], "clusters": clusters, "k_min": kmin, "z_thr": z_thr,
             "cluster_p_tail": cp_tail, "smoothness": sm, "p": pv}
