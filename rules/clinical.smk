@@ -48,6 +48,7 @@ rule clinical_correlations:
         participants="results/qc/participants_included.tsv",
         fc=[f for s in CLIN_SEEDS for f in all_fc_maps(s)],
         labels=[GROUP_LABELS.format(contrast=c, seed=s) for c, s in CLIN_LABEL_KEYS],
+        tables=[f"results/group/{c}/seed-{s}/clusters.tsv" for c, s in CLIN_LABEL_KEYS],
     output:
         table="results/clinical/correlations.tsv",
         values="results/clinical/cluster_values.tsv",

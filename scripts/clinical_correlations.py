@@ -10,6 +10,8 @@ def main(smk, log):
     label_paths = {tuple(k): path for k, path in zip(p.label_keys, smk.input.labels)}
     values, clusters = C.cluster_values_table(part, fc_index, label_paths, p.ses_pre, p.ses_post,
                                               p.reduction)
+    group_tables = {tuple(k): read_tsv(path) for k, path in zip(p.label_keys, smk.input.tables)}
+    clusters = C.attach_group_info(clusters, group_tables)
     log.info("%d clusters over %d (contrast, seed) label images; %d value rows",
              len(clusters), len(label_paths), len(values))
     table = C.correlations_from_values(values, clusters, part, p.analyses, p.measures,

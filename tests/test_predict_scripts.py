@@ -70,6 +70,11 @@ def cohort(tmp_path_factory):
     for contrast in ("ect", "baseline"):
         nib.save(nib.Nifti1Image(lab, g.affine), tmp / f"labels_{contrast}.nii.gz")
     nib.save(nib.Nifti1Image(g.mask.astype(np.uint8), g.affine), tmp / "mask.nii.gz")
+    for contrast in ("ect", "baseline"):  # as the group stage writes it: feed = labels' method
+        pd.DataFrame(dict(cluster_id=[1, 2], method=["cluster_extent", "grf"], feed=[True, False],
+                          direction="post>pre", peak_x=-6.0, peak_y=48.0, peak_z=32.0,
+                          peak_t=[4.5, 4.4], p_fwe=0.01, aal_peak="Frontal_Sup_Medial_L")
+                     ).to_csv(tmp / f"clusters_{contrast}.tsv", sep="\t", index=False)
     return tmp, fc
 
 
@@ -92,7 +97,8 @@ def test_correlations_script(cohort):
     tmp, fc = cohort
     smk = _smk(tmp, dict(participants=str(tmp / "participants_included.tsv"), fc=fc,
                          labels=[str(tmp / "labels_baseline.nii.gz"),
-                                 str(tmp / "labels_ect.nii.gz")]),
+                                 str(tmp / "labels_ect.nii.gz")],
+                         tables=[str(tmp / "clusters_baseline.tsv"), str(tmp / "clusters_ect.tsv")]),
                dict(table=str(tmp / "corr.tsv"), values=str(tmp / "values.tsv"),
                     clusters=str(tmp / "clusters.tsv")),
                dict(label_keys=[["baseline", "Exec2L"], ["ect", "Exec2L"]],
@@ -107,6 +113,8 @@ def test_correlations_script(cohort):
     prim = t[(t.analysis == "delta_fc_vs_reduction") & (t.measure == "pearson")].iloc[0]
     assert prim["n"] == 20 and prim["r"] > 0.5 and prim["p_bonferroni"] < 0.05
     assert "r = " in (tmp / "corr.log").read_text()
+    assert (t["group_aal_peak"] == "Frontal_Sup_Medial_L").all()
+    assert set(t["group_peak_t"]) == {4.5}
 
 
 @pytest.mark.parametrize("mode", ["as_published", "nested"])

@@ -535,4 +535,36 @@ def correlations_from_values(values: pd.DataFrame, clusters: pd.DataFrame, part:
                                    clusters=cl.reset_index()))
     t = correlation_table(blocks, measures, covariates, bonferroni_scope, alpha)
     t.insert(1, "exploratory", t["analysis"].map(lambda a: ANALYSES[a][3]).astype(bool))
+    extra = [c for c in clusters.columns if c.startswith("group_")]
+    if extra and len(t):
+        t = t.merge(clusters[["cluster_contrast", "seed", "cluster_id", *extra]],
+                    on=["cluster_contrast", "seed", "cluster_id"], how="left")
     return t
+
+
+GROUP_INFO_COLUMNS = ("method", "direction", "peak_x", "peak_y", "peak_z", "peak_t", "p_fwe",
+                      "aal_peak")
+
+
+def attach_group_info(clusters: pd.DataFrame, tables: Mapping) -> pd.DataFrame:
+    """Add the group stage's cluster description (clusters.tsv: method, direction, peak MNI,
+    peak t, FWE p, AAL label of the peak) as ``group_*`` columns, matched on cluster_id.
+
+    ``tables``: {(cluster_contrast, seed): DataFrame read from clusters.tsv}.
+    """
+    rows = []
+    for (contrast, seed), tab in tables.items():
+        if tab is None or not len(tab) or "cluster_id" not in tab.columns:
+            continue
+        tab = tab.copy()
+        if "feed" in tab.columns:
+            tab = tab[as_bool(tab["feed"])]
+        keep = [c for c in GROUP_INFO_COLUMNS if c in tab.columns]
+        tab = tab[["cluster_id", *keep]].rename(columns={c: f"group_{c}" for c in keep})
+        tab["cluster_contrast"], tab["seed"] = contrast, seed
+        rows.append(tab.drop_duplicates("cluster_id"))
+    if not rows:
+        return clusters
+    info = pd.concat(rows, ignore_index=True)
+    info["cluster_id"] = info["cluster_id"].astype(int)
+    return clusters.merge(info, on=["cluster_contrast", "seed", "cluster_id"], how="left")

@@ -229,7 +229,7 @@ def _null_chunk(folds, y, perms, C, epsilon):
 
 def permutation_null(folds: Sequence[Fold], y: np.ndarray, n_perm: int = 5000,
                      seed: int = 0, n_jobs: int = 1, C: float = 1.0, epsilon: float = 0.1,
-                     chunks_per_job: int = 4) -> np.ndarray:
+                     chunks_per_job: int = 4, min_parallel_fits: int = 20000) -> np.ndarray:
     """Null distribution of (r, mae, rmse, r2): the whole CV rerun on permuted targets.
 
     Returns an (n_perm, 4) array; the permutations are drawn from ``np.random.default_rng(seed)``
@@ -241,6 +241,8 @@ def permutation_null(folds: Sequence[Fold], y: np.ndarray, n_perm: int = 5000,
     if n_perm == 0:
         return np.empty((0, 4))
     n_jobs = max(1, int(n_jobs))
+    if n_perm * len(folds) < min_parallel_fits:  # seconds of work: not worth starting workers
+        n_jobs = 1
     n_chunks = min(n_perm, n_jobs * chunks_per_job) if n_jobs > 1 else 1
     bounds = np.linspace(0, n_perm, n_chunks + 1).astype(int)
     if n_jobs == 1:
