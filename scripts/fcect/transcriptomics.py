@@ -358,3 +358,17 @@ def null_gene_z(plan: BootstrapPlan, Ynull, ref_sign=True):
         with np.errstate(divide="ignore", invalid="ignore"):
             out[b] = np.where(s > 0, w0 / s, 0.0)
     return out
+
+
+def label_centroids_mm(atlas_img, ids) -> np.ndarray:
+    """World (mm) centroids of the voxels of each label id in a volumetric atlas."""
+    import nibabel as nib
+    img = nib.load(atlas_img) if not hasattr(atlas_img, "affine") else atlas_img
+    lab = np.rint(np.asanyarray(img.dataobj)).astype(int)
+    out = np.empty((len(ids), 3))
+    for i, rid in enumerate(ids):
+        vox = np.argwhere(lab == int(rid))
+        if vox.size == 0:
+            raise ValueError(f"label {rid} has no voxel in the atlas")
+        out[i] = (img.affine @ np.r_[vox.mean(0), 1.0])[:3]
+    return out

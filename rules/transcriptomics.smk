@@ -1,0 +1,237 @@
+# Imaging transcriptomics: regional response of the group t map x AHBA expression (PLS, spatial nulls, bootstrap
+# gene Z, enrichment calibrated against the spatial nulls). Library: scripts/fcect/{ahba,transcriptomics,spin,
+# enrichment,tx_*}.py. Config section: `transcriptomics` (config/README.md).
+import json
+
+from fcect.ahba import BLITZGSEA_LIBRARIES as _TX_BLITZ, CELLTYPE_LIBRARIES as _TX_CELL
+
+TX = config["transcriptomics"]
+TX_EXPR = TX["expression"]
+TX_SEED_RANDOM = TX["random_seed"] if TX["random_seed"] is not None else config["random_seed"]
+TX_DIR = "results/transcriptomics"
+TX_ITX = f"resources/transcriptomics/itx-{TX_EXPR['version']}"
+TX_ARCHIVE = f"resources/downloads/imaging-transcriptomics-{TX_EXPR['version']}.tar.gz"
+TX_ABAGEN = "resources/transcriptomics/abagen"
+TX_LIBS = [lib["name"] for lib in TX["enrichment"]["libraries"]]
+TX_LISTS = ["pls1pos", "pls1neg", "gsea"]
+
+if TX["seed"] not in SEED_IDS:
+    raise ValueError(f"transcriptomics.seed: {TX['seed']!r} is not a seed of {SEEDS_TABLE} ({SEED_IDS})")
+if TX["contrast"] not in config.get("group", {}).get("contrasts", ["baseline", "ect"]):
+    raise ValueError(f"transcriptomics.contrast {TX['contrast']!r} is not among group.contrasts")
+for _lib in TX["enrichment"]["libraries"]:
+    if not _lib.get("gmt") and _lib["name"] not in _TX_BLITZ and _lib["name"] not in _TX_CELL:
+        raise ValueError(f"transcriptomics.enrichment.libraries: {_lib['name']!r} is not bundled "
+                         f"({list(_TX_BLITZ) + list(_TX_CELL)}): give its gmt path")
+if TX_EXPR["source"] == "abagen":
+    if not TX["abagen"]["data_dir"]:
+        raise ValueError("transcriptomics.expression.source is abagen: set transcriptomics.abagen.data_dir")
+    if TX["abagen"]["atlas"] and TX["nulls"]["method"] == "spin":
+        raise ValueError("spin nulls need the Desikan-Killiany atlas; with a custom abagen atlas use "
+                         "transcriptomics.nulls.method: variogram")
+
+
+def transcriptomics_targets():
+    """Final outputs of the stage (rule all)."""
+    return [f"{TX_DIR}/pls.json", f"{TX_DIR}/gene_weights.tsv", f"{TX_DIR}/regional_response.tsv"] + [
+        f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS
+    ]
+
+
+def _tx_expression():
+    if TX_EXPR["source"] == "abagen":
+        return {"expression": f"{TX_ABAGEN}/expression.csv", "labels": f"{TX_ABAGEN}/labels.csv",
+                "counts": f"{TX_ABAGEN}/counts.csv"}
+    return {"expression": f"{TX_ITX}/atlas-DK_gene_expression_data.csv", "labels": f"{TX_ITX}/atlas-DK_labels.csv"}
+
+
+def _tx_atlas():
+    if TX_EXPR["source"] == "abagen":
+        return f"{TX_ABAGEN}/atlas.nii.gz"
+    return f"{TX_ITX}/atlas-DK_{TX_EXPR['atlas_resolution_mm']}mm.nii.gz"
+
+
+def _tx_gmt(name):
+    return f"resources/transcriptomics/genesets/{name}.gmt"
+
+
+rule transcriptomics_download:
+    output:
+        archive=TX_ARCHIVE,
+    params:
+        sha256=TX_EXPR["sha256"],
+        version=TX_EXPR["version"],
+        timeout=TX_EXPR["download_timeout_s"],
+    log:
+        "logs/transcriptomics/download.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=20,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/transcriptomics_fetch.py"
+
+
+rule transcriptomics_fetch:
+    input:
+        # an archive given in the config is used as is; an extracted copy needs none; else the cached download
+        **({} if TX_EXPR["data_dir"] else {"archive": TX_EXPR["archive"] or TX_ARCHIVE}),
+    output:
+        expression=f"{TX_ITX}/atlas-DK_gene_expression_data.csv",
+        labels=f"{TX_ITX}/atlas-DK_labels.csv",
+        atlas_1mm=f"{TX_ITX}/atlas-DK_1mm.nii.gz",
+        atlas_2mm=f"{TX_ITX}/atlas-DK_2mm.nii.gz",
+        lake=f"{TX_ITX}/geneset_LAKE.gmt",
+        pooled=f"{TX_ITX}/geneset_Pooled.gmt",
+        manifest=f"{TX_ITX}/manifest.json",
+    params:
+        sha256=TX_EXPR["sha256"],
+        version=TX_EXPR["version"],
+        data_dir=TX_EXPR["data_dir"],
+    log:
+        "logs/transcriptomics/fetch.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/transcriptomics_fetch.py"
+
+
+rule transcriptomics_geneset:
+    input:
+        # cell-type sets come from the imaging-transcriptomics archive; bundled GO/KEGG and user gmts need nothing
+        unpack(lambda wc: {"itx_labels": f"{TX_ITX}/atlas-DK_labels.csv"} if wc.library in _TX_CELL else {}),
+    output:
+        gmt="resources/transcriptomics/genesets/{library}.gmt",
+    params:
+        gmt=lambda wc: next((lib.get("gmt") for lib in TX["enrichment"]["libraries"] if lib["name"] == wc.library),
+                            None),
+    wildcard_constraints:
+        library="[A-Za-z0-9_.-]+",
+    log:
+        "logs/transcriptomics/geneset_{library}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/transcriptomics_geneset.py"
+
+
+rule transcriptomics_abagen:
+    output:
+        expression=f"{TX_ABAGEN}/expression.csv",
+        counts=f"{TX_ABAGEN}/counts.csv",
+        labels=f"{TX_ABAGEN}/labels.csv",
+        atlas=f"{TX_ABAGEN}/atlas.nii.gz",
+        report=f"{TX_ABAGEN}/report.txt",
+    params:
+        python=TX["abagen"]["python"],
+        data_dir=TX["abagen"]["data_dir"],
+        atlas=f"--atlas {TX['abagen']['atlas']}" if TX["abagen"]["atlas"] else "",
+        atlas_info=f"--atlas-info {TX['abagen']['atlas_info']}" if TX["abagen"]["atlas_info"] else "",
+        donors="all" if TX["abagen"]["donors"] == "all" else ",".join(map(str, TX["abagen"]["donors"])),
+        params=lambda wc: json.dumps(TX["abagen"]["params"]),
+        out_dir=TX_ABAGEN,
+        script=workflow.source_path("../scripts/transcriptomics_abagen.py"),
+    log:
+        "logs/transcriptomics/abagen.log",
+    benchmark:
+        "benchmarks/transcriptomics/abagen.tsv"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=180,
+    conda:
+        "../envs/abagen.yaml"
+    shell:
+        "{params.python} {params.script} --data-dir {params.data_dir:q} --out-dir {params.out_dir} "
+        "{params.atlas} {params.atlas_info} --donors {params.donors} --params {params.params:q} > {log} 2>&1"
+
+
+rule transcriptomics_response:
+    input:
+        tmap=f"results/group/{TX['contrast']}/seed-{TX['seed']}/stat-t.nii.gz",
+        mask="results/masks/analysis_mask.nii.gz",
+        atlas=_tx_atlas(),
+        labels=_tx_expression()["labels"],
+    output:
+        tsv=f"{TX_DIR}/regional_response.tsv",
+    params:
+        include_subcortex=TX["regions"]["include_subcortex"],
+        min_voxels=TX["regions"]["min_voxels"],
+    log:
+        "logs/transcriptomics/response.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/transcriptomics_response.py"
+
+
+rule transcriptomics_pls:
+    input:
+        **_tx_expression(),
+        response=f"{TX_DIR}/regional_response.tsv",
+        atlas=_tx_atlas(),
+    output:
+        json=f"{TX_DIR}/pls.json",
+        genes=f"{TX_DIR}/gene_weights.tsv",
+        nulls=f"{TX_DIR}/null_responses.tsv",
+    params:
+        cfg=TX,
+        random_seed=TX_SEED_RANDOM,
+        seed=TX["seed"],
+        contrast=TX["contrast"],
+        source=TX_EXPR["source"],
+    log:
+        "logs/transcriptomics/pls.log",
+    benchmark:
+        "benchmarks/transcriptomics/pls.tsv"
+    threads: TX["threads"]
+    resources:
+        # 34 regions x 15,633 genes: 5000 vertex-level spins ~1 min, 5000 bootstraps ~10 s; peak ~1.5 GB
+        mem_mb=lambda wc, attempt: attempt * 3000,
+        runtime=lambda wc, attempt: attempt * 30,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/transcriptomics_pls.py"
+
+
+rule transcriptomics_enrichment:
+    input:
+        **_tx_expression(),
+        genes=f"{TX_DIR}/gene_weights.tsv",
+        response=f"{TX_DIR}/regional_response.tsv",
+        nulls=f"{TX_DIR}/null_responses.tsv",
+        gmts=[_tx_gmt(n) for n in TX_LIBS],
+    output:
+        [f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS],
+    params:
+        cfg=TX,
+        libraries=TX["enrichment"]["libraries"],
+        random_seed=TX_SEED_RANDOM,
+    log:
+        "logs/transcriptomics/enrichment.log",
+    benchmark:
+        "benchmarks/transcriptomics/enrichment.tsv"
+    threads: max(2, TX["threads"])  # blitzgsea needs >= 2 processes (its single-process path is broken)
+    resources:
+        # calibration: n_nulls PLS runs x n_boot resamples (1000 x 100 on 15,633 genes: ~2-4 min), then blitzgsea
+        mem_mb=lambda wc, attempt: attempt * 4000,
+        runtime=lambda wc, attempt: attempt * 60,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/transcriptomics_enrichment.py"

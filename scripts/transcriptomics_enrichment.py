@@ -1,0 +1,18 @@
+"""Snakemake script: ORA (PLS1+ / PLS1-) and preranked GSEA per library, with spatial-null calibrated p."""
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from fcect.io import run_logged
+from fcect.tx_run import run_enrichment
+
+
+def main(snakemake, log):
+    i, p = snakemake.input, snakemake.params
+    gmts = {Path(g).name[:-4]: g for g in i.gmts}
+    with threadpool_limits(int(snakemake.threads)):
+        run_enrichment(i.genes, i.response, i.expression, i.labels, i.nulls, gmts, p.libraries, p.cfg,
+                       p.random_seed, Path(snakemake.output[0]).parent, threads=snakemake.threads, log=log)
+
+
+run_logged(snakemake, main)  # noqa: F821

@@ -1,0 +1,18 @@
+"""Snakemake script: imaging-transcriptomics data files (DK expression, DK volumes, labels, cell-type GMTs)."""
+from pathlib import Path
+
+from fcect.io import run_logged
+from fcect.tx_run import run_download, run_fetch
+
+
+def main(snakemake, log):
+    p = snakemake.params
+    if snakemake.rule.endswith("download"):
+        run_download(snakemake.output.archive, p.sha256, p.version, p.timeout, log)
+        return
+    archive = snakemake.input.get("archive") or None
+    run_fetch(Path(snakemake.output.labels).parent, archive=archive, data_dir=p.data_dir, sha256=p.sha256,
+              version=p.version, log=log)
+
+
+run_logged(snakemake, main)  # noqa: F821
