@@ -278,8 +278,10 @@ def test_reproducible_and_chunk_invariant(grid_data):
     for m in ALL:   # float32 BLAS blocking may differ with the chunk size: equal to float32 precision
         np.testing.assert_allclose(a.null[m], b.null[m], rtol=2e-5)
     a2 = inf.permutation_inference(Y, grp, Z, chunk_size=7, tfce_batch=3, **kw)
+    d = inf.permutation_inference(Y, grp, Z, chunk_size=64, tfce_batch=8, n_threads=2, **kw)   # threaded TFCE
     for m in ALL:
         np.testing.assert_array_equal(a.null[m], a2.null[m])
+        np.testing.assert_allclose(d.null[m], b.null[m], rtol=2e-5)
     assert not np.array_equal(a.null["maxt"], c.null["maxt"])
     assert not a.exact and a.n_perm == 50
 

@@ -703,6 +703,8 @@ def permutation_inference(
     scheme : 'permute' (Freedman-Lane), 'signflip', or 'auto' (sign flips when ``tested`` is constant).
     rearrangements : explicit (n_perm, n) permutation indices (design rows reordered as ``design[p]``) or signs.
     random_state : int or numpy Generator (``numpy.random.default_rng``).
+    n_threads : BLAS threads, and threads computing TFCE null maxima in parallel (None: library defaults, serial).
+    dtype : float32 (default) or float64 for the permuted statistics.
     """
     import time
 
@@ -769,9 +771,16 @@ def permutation_inference(
         nbr_fwd = np.ascontiguousarray(nbr[:, : nbr.shape[1] // 2])
 
     null = {m: np.zeros(n_done) for m in methods}
+    chunk_size_auto = chunk_size is None
     if chunk_size is None:
         chunk_size = _auto_chunk(V, c)
     timings = {"gemm_t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0}
+    pool = None
+    if n_threads and n_threads > 1 and "tfce" in methods:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(int(n_threads))
+        chunk_size = max(chunk_size, int(n_threads) * tfce_batch) if chunk_size_auto else chunk_size
     with threadpool_limits(limits=n_threads, user_api="blas") if n_threads else _nullcontext():
         for s0 in range(0, n_done, chunk_size):
             t0 = time.perf_counter()
@@ -820,11 +829,21 @@ def permutation_inference(
             if "tfce" in methods:
                 t0 = time.perf_counter()
                 sub = max(1, min(B, tfce_batch))
-                for q0 in range(0, B, sub):
-                    q1 = min(B, q0 + sub)
-                    null["tfce"][s0 + q0:s0 + q1] = tfce_max_batch(T[q0:q1], grid, tfce_E, tfce_H)
+                starts_q = list(range(0, B, sub))
+
+                def _one(q0, T=T, B=B, sub=sub):
+                    return tfce_max_batch(T[q0:min(B, q0 + sub)], grid, tfce_E, tfce_H)
+
+                if pool is not None and len(starts_q) > 1:   # numpy releases the GIL in the gathers
+                    outs = list(pool.map(_one, starts_q))
+                else:
+                    outs = [_one(q0) for q0 in starts_q]
+                for q0, o in zip(starts_q, outs):
+                    null["tfce"][s0 + q0:s0 + q0 + o.size] = o
                 timings["tfce"] += time.perf_counter() - t0
 
+    if pool is not None:
+        pool.shutdown()
     res = InferenceResult(
         t=t_obs, effsize=eff, effsize_kind=effect_size, dof=glm.dof, valid=valid, scheme=scheme,
         n_perm=n_done, exact=is_exact, cluster_threshold_t=thr_t,
