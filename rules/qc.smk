@@ -18,7 +18,7 @@ rule qc_table:
         "logs/qc/qc_table.log",
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=1000,  # measured 0.09 GB / 2 s (tiny, 23 scans); reads one small TSV per scan
         runtime=10,
     conda:
         "../envs/analysis.yaml"

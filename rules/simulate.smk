@@ -14,6 +14,10 @@ if config["input_source"] == "simulated":
             sessions=[SES_PRE, SES_POST],
         log:
             "logs/simulate/participants.log",
+        threads: 1
+        resources:
+            mem_mb=1000,  # measured 0.3 GB / 5 s (tiny)
+            runtime=10,
         conda:
             "../envs/analysis.yaml"
         script:
@@ -41,10 +45,10 @@ if config["input_source"] == "simulated":
             "benchmarks/simulate/sub-{sub}_ses-{ses}.tsv"
         threads: 1
         resources:
-            mem_mb=2000,
+            mem_mb=1500,  # measured 0.6 GB / 12 s at most (default cohort, docs/benchmarks.md)
             runtime=10,
         group:
-            "scan"
+            "scan"  # one SLURM job per scan chain (simulate_scan -> denoise_fc); profile: group-components
         conda:
             "../envs/analysis.yaml"
         script:
@@ -63,6 +67,10 @@ if config["input_source"] == "simulated":
             sessions=[SES_PRE, SES_POST],
         log:
             "logs/simulate/ground_truth.log",
+        threads: 1
+        resources:
+            mem_mb=1000,  # measured 0.08 GB / 1 s (tiny); collects one small JSON per scan
+            runtime=10,
         conda:
             "../envs/analysis.yaml"
         script:

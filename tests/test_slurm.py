@@ -1,0 +1,144 @@
+"""Cluster execution: the tiny cohort through the SLURM profile on a real (one-node, local) SLURM scheduler.
+
+`.ci/services up` (called by .ci/run) installs and starts the cluster; without it these tests skip and say why.
+The run uses profiles/slurm-ci (profiles/slurm with the settings a 2-core cluster without slurmdbd needs) and the
+foundation targets (simulate -> denoise + seed FC per scan as SLURM group jobs, masks, QC tables, ground truth).
+Checks: every job went through SLURM (job ids in Snakemake's log, one SLURM log per job id, state COMPLETED in
+squeue/sacct), and the outputs equal those of the local run of the same config (session fixture ``tiny_run``).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import copy_workflow, run_snakemake, snakemake_cmd
+
+RUN_TIMEOUT_S = int(os.environ.get("FCECT_SLURM_TIMEOUT", "900"))
+# Foundation targets: QC tables and ground truth (group-level: they read all 23 simulated scans, so every scan's
+# simulate_scan runs), the masks, and denoise + seed FC of 4 scans (HC, excluded HC, TRD pre and post): 23 scan
+# chains in 2 SLURM group jobs (profiles/slurm-ci: group-components scan=12) + 4 single jobs, ~2-3 min on 2 cores.
+FC_SCANS = [("001", "pre"), ("002", "pre"), ("003", "pre"), ("003", "post")]
+TARGETS = ["results/qc/motion.tsv", "results/qc/participants_included.tsv", "results/masks/analysis_mask.nii.gz",
+           "resources/simulated/tiny/ground_truth.json",
+           *[f"results/fc/sub-{s}/ses-{t}/sub-{s}_ses-{t}_desc-denoise_info.json" for s, t in FC_SCANS]]
+STATUS_FILE = Path(os.environ.get("FCECT_SERVICES_STATE", os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                                         "fcect-ci-services"))) / "slurm.status"
+
+
+def _sh(*cmd, timeout=20):
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+
+
+def slurm_unavailable():
+    """None when the local CI cluster answers, else the reason (quoting .ci/services' status when there is one)."""
+    hint = ""
+    if STATUS_FILE.exists():
+        hint = f" [.ci/services: {STATUS_FILE.read_text().strip()}]"
+    for exe in ("sinfo", "sbatch", "squeue", "scontrol"):
+        if shutil.which(exe) is None:
+            return (f"SLURM not available: `{exe}` not found. `.ci/services up` (as root, Debian) installs a "
+                    f"one-node cluster for this test{hint}")
+    try:
+        ping = _sh("scontrol", "ping")
+        states = _sh("sinfo", "-h", "-N", "-o", "%T")
+    except subprocess.TimeoutExpired:
+        return f"SLURM cluster down: scontrol/sinfo timed out{hint}"
+    if "UP" not in ping.stdout or states.returncode != 0:
+        return f"SLURM cluster down: {(ping.stdout + ping.stderr + states.stderr).strip()[:300]}{hint}"
+    if not any(s.strip().rstrip("*~#") in ("idle", "mixed", "allocated") for s in states.stdout.split()):
+        return f"SLURM cluster has no usable node (node states: {states.stdout.split()}){hint}"
+    cfg = _sh("scontrol", "show", "config").stdout
+    name = re.search(r"^ClusterName\s*=\s*(\S+)", cfg, re.M)
+    if (name is None or name.group(1) != "localci") and os.environ.get("FCECT_SLURM_TEST") != "1":
+        return (f"SLURM cluster {name.group(1) if name else '?'} is not the CI one-node cluster (localci): not "
+                "submitting test jobs to it; set FCECT_SLURM_TEST=1 to run against it anyway")
+    return None
+
+
+def slurm_states(job_ids):
+    """{job id: state} from sacct where accounting works, else from squeue (slurm.conf keeps finished jobs)."""
+    ids = ",".join(job_ids)
+    acct = _sh("sacct", "-X", "-n", "-P", "-j", ids, "-o", "JobIDRaw,State,JobName")
+    if acct.returncode == 0 and acct.stdout.strip():
+        rows = [line.split("|") for line in acct.stdout.splitlines() if line.strip()]
+        return {r[0]: r[1].split()[0] for r in rows}, "sacct", rows
+    q = _sh("squeue", "--states=all", "-h", "-j", ids, "-o", "%i|%T|%j")
+    rows = [line.split("|") for line in q.stdout.splitlines() if line.strip()]
+    return {r[0]: r[1] for r in rows}, "squeue", rows
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    reason = slurm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    wd = copy_workflow(tmp_path_factory.mktemp("slurm_run"))
+    # targets first: --configfile takes every following word
+    args = [*TARGETS, "--workflow-profile", "profiles/slurm-ci", "--configfile", "config/tiny.yaml"]
+    t0 = time.monotonic()
+    # GNU timeout sends SIGTERM first: Snakemake then cancels its SLURM jobs (scancel) before exiting
+    proc = subprocess.run(["timeout", "-k", "30", str(RUN_TIMEOUT_S), *snakemake_cmd(*args)], cwd=wd,
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    elapsed = time.monotonic() - t0
+    log = proc.stdout + proc.stderr
+    job_ids = re.findall(r"submitted with SLURM jobid (\d+)", log)
+    if proc.returncode != 0:
+        if job_ids:
+            _sh("scancel", *job_ids)
+        run_snakemake(wd, "--unlock", "--configfile", "config/tiny.yaml", check=False)
+        slurm_logs = "\n".join(f"--- {p}\n{p.read_text()[-1500:]}" for p in sorted((wd / "logs/slurm").rglob("*.log"))[-3:]) \
+            if (wd / "logs/slurm").exists() else ""
+        pytest.fail(f"snakemake through SLURM failed (exit {proc.returncode}"
+                    f"{', timed out' if proc.returncode == 124 else ''}, {elapsed:.0f} s):\n{log[-6000:]}\n{slurm_logs}")
+    print(f"\nSLURM run of the tiny foundation stage: {elapsed:.1f} s, {len(job_ids)} SLURM jobs")
+    return dict(wd=wd, log=log, job_ids=job_ids, elapsed=elapsed)
+
+
+def test_jobs_went_through_slurm(slurm_run):
+    wd, log, ids = slurm_run["wd"], slurm_run["log"], slurm_run["job_ids"]
+    # simulate_participants, masks, qc_table, simulate_ground_truth + the scan group jobs (23 scans, 12 per job)
+    assert len(ids) == len(set(ids)) >= 4 + 2, log[-3000:]
+    assert "localrule simulate_scan" not in log and "localrule denoise_fc" not in log
+    # one SLURM log per job id (logs/slurm/<rule_x | group_scan>/.../<jobid>.log), kept by the CI profile
+    logs = {p.stem: p for p in (wd / "logs/slurm").rglob("*.log")}
+    assert set(ids) <= set(logs), (sorted(ids), sorted(logs))
+    group_logs = [p for p in logs.values() if "group_" in str(p.relative_to(wd))]
+    assert len(group_logs) >= 2, sorted(logs.values())
+    # group jobs ran several scan chains (simulate_scan, then denoise_fc where targeted) in one SLURM allocation
+    text = "\n".join(p.read_text() for p in group_logs)
+    assert "Group job scan" in text, text[-3000:]
+    targets = set(re.findall(r"\b(simulate_scan|denoise_fc):sub=(\w+),ses=(\w+)", text))  # --target-jobs
+    assert len({t for t in targets if t[0] == "simulate_scan"}) == 23, sorted(targets)
+    assert {(s, t) for r, s, t in targets if r == "denoise_fc"} == set(FC_SCANS), sorted(targets)
+    # the scheduler knows every job, finished and COMPLETED, under the run's job name
+    states, tool, rows = slurm_states(ids)
+    assert set(states) == set(ids), (tool, rows)
+    assert set(states.values()) == {"COMPLETED"}, (tool, rows)
+
+
+def test_slurm_outputs_equal_local_run(slurm_run, tiny_run):
+    wd = slurm_run["wd"]
+    for name in ("motion.tsv", "participants_included.tsv"):
+        a = pd.read_csv(wd / "results/qc" / name, sep="\t")
+        b = pd.read_csv(tiny_run / "results/qc" / name, sep="\t")
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-12)
+    truth = "resources/simulated/tiny/ground_truth.json"
+    assert json.loads((wd / truth).read_text()) == json.loads((tiny_run / truth).read_text())
+    maps = sorted(p.relative_to(wd) for p in (wd / "results/fc").rglob("*_desc-fcz_stat.nii.gz"))
+    assert len(maps) == len(FC_SCANS) * 7 and all((tiny_run / m).exists() for m in maps), maps
+    worst = 0.0
+    for rel in maps + [Path("results/masks/analysis_mask.nii.gz"), Path("results/masks/seeds.nii.gz")]:
+        a, b = nib.load(wd / rel), nib.load(tiny_run / rel)
+        assert a.shape == b.shape and np.allclose(a.affine, b.affine), rel
+        da, db = np.asarray(a.dataobj, dtype=float), np.asarray(b.dataobj, dtype=float)
+        worst = max(worst, float(np.abs(da - db).max()))
+    assert worst < 1e-6, f"largest |SLURM - local| difference over the FC maps: {worst}"
