@@ -95,7 +95,7 @@ def cluster_table(method_clusters, mask, affine, t, effsize, atlas=None, directi
                 "feed": bool(m == feed_method),
                 "direction": direction[0] if c["sign"] > 0 else direction[1],
                 "size_voxels": int(len(vox)),
-                "size_mm3": float(len(vox) * vox_mm3),
+                "size_mm3": round(float(len(vox) * vox_mm3), 3),
                 "peak_x": float(xyz[0]), "peak_y": float(xyz[1]), "peak_z": float(xyz[2]),
                 "peak_t": float(t[j]),
                 "peak_effsize": float(effsize[j]),
