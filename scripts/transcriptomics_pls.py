@@ -9,7 +9,8 @@ def main(snakemake, log):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     with threadpool_limits(int(snakemake.threads)):
         run_pls(i.response, i.expression, i.labels, o.json, o.genes, o.nulls, p.cfg, p.random_seed, p.seed,
-                p.contrast, counts_csv=i.get("counts"), atlas=i.atlas, source=p.source, log=log)
+                p.contrast, counts_csv=i.get("counts"), atlas=i.atlas, source=p.source,
+                threads=snakemake.threads, log=log)
 
 
 run_logged(snakemake, main)  # noqa: F821

@@ -139,7 +139,8 @@ def spin_permutations(centroids, n_perm: int = 5000, rng=None, method: str = "hu
     return out
 
 
-def vertex_spin_operators(region_names, n_perm: int = 5000, rng=None, rotations=None, hemi: str = "left"):
+def vertex_spin_operators(region_names, n_perm: int = 5000, rng=None, rotations=None, hemi: str = "left",
+                          workers: int = 1, batch: int = 64):
     """(n_perm, n, n) row-stochastic matrices: null map = W[b] @ y (vertex-level spin, then re-parcellation).
 
     The parcellated map is painted on the fsaverage5 sphere (medial-wall vertices take the value of the nearest
@@ -173,9 +174,14 @@ def vertex_spin_operators(region_names, n_perm: int = 5000, rng=None, rotations=
     src_rows = lab[inpar]
     Up = U[inpar]
     W = np.zeros((len(rotations), n, n))
-    for b, Rm in enumerate(rotations):
-        _, nn = tree.query(Up @ Rm)               # value at vertex v comes from the vertex nearest R^-1 v
-        np.add.at(W[b], (src_rows, filled[nn]), 1.0)
+    nv = Up.shape[0]
+    for s in range(0, len(rotations), batch):
+        R = np.asarray(rotations[s:s + batch])
+        pts = np.einsum("vi,bij->bvj", Up, R).reshape(-1, 3)   # value at v comes from the vertex nearest R^-1 v
+        _, nn = tree.query(pts, workers=workers)
+        src = filled[nn].reshape(len(R), nv)
+        bidx = np.repeat(np.arange(s, s + len(R)), nv)
+        np.add.at(W, (bidx, np.tile(src_rows, len(R)), src.ravel()), 1.0)
     W /= W.sum(2, keepdims=True)
     return W
 
@@ -304,7 +310,7 @@ class VariogramSurrogates:
 # one entry point for the workflow
 # ----------------------------------------------------------------------------------------------------------------
 def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_centroids=None,
-              reassignment: str = "vertex", distance=None, variogram_kw=None, cortex_names=None):
+              reassignment: str = "vertex", distance=None, variogram_kw=None, cortex_names=None, workers: int = 1):
     """(n_null, n) null versions of map ``y``.
 
     ``structure``: per-region labels ('cortex' or a subcortical structure name). Spin: cortical regions are spun
@@ -323,7 +329,7 @@ def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_
         if reassignment == "vertex":
             if cortex_names is None or len(cortex_names) != ctx.size:
                 raise ValueError("vertex-level spin needs the DK name of every cortical region")
-            W = vertex_spin_operators(list(cortex_names), n_null, rng)
+            W = vertex_spin_operators(list(cortex_names), n_null, rng, workers=workers)
             out[:, ctx] = W @ y[ctx]
         else:
             if cortex_centroids is None or len(cortex_centroids) != ctx.size:

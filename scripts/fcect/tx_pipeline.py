@@ -29,7 +29,7 @@ def regional_response(stat_img, atlas_img, labels: pd.DataFrame, mask_img=None, 
 
 
 def make_nulls(y, regions: pd.DataFrame, n_null: int, rng, method="spin", reassignment="vertex",
-               centroid="surface", variogram_kw=None, volume_centroids=None):
+               centroid="surface", variogram_kw=None, volume_centroids=None, workers=1):
     """Null responses (n_null, n) for the included regions (``regions``: label, structure, in y's order)."""
     # subcortical regions are shuffled within their structure class (subcortex/brainstem), not per label
     structure = np.where(regions["structure"].eq("cortex"), "cortex", regions["structure"].astype(str))
@@ -43,7 +43,8 @@ def make_nulls(y, regions: pd.DataFrame, n_null: int, rng, method="spin", reassi
             raise ValueError("variogram nulls with subcortex need volumetric centroids")
         dist = spin.euclidean_distance(volume_centroids)
     return spin.null_maps(y, structure, n_null, rng, method=method, cortex_centroids=cent,
-                          reassignment=reassignment, distance=dist, variogram_kw=variogram_kw, cortex_names=names)
+                          reassignment=reassignment, distance=dist, variogram_kw=variogram_kw, cortex_names=names,
+                          workers=workers)
 
 
 def pls_analysis(X, y, Ynull, n_components=2, n_boot=5000, rng=None, fdr_alpha=0.05, genes=None, chunk=250):

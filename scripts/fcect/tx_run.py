@@ -102,7 +102,7 @@ def load_inputs(response_tsv, expr_csv, labels_csv):
 
 # ------------------------------------------------------------------------------------------------ PLS
 def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, cfg, random_seed, seed_id,
-            contrast, counts_csv=None, atlas=None, source="itx", log=None):
+            contrast, counts_csv=None, atlas=None, source="itx", threads=1, log=None):
     t0 = time.time()
     regions, X, info = load_inputs(response_tsv, expr_csv, labels_csv)
     y = regions["response"].to_numpy(float)
@@ -114,7 +114,8 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
     if ncfg["method"] == "variogram" and (regions["structure"] != "cortex").any():
         vol_cent = tx.label_centroids_mm(atlas, regions.index)
     Ynull, ninfo = tp.make_nulls(y, regions, int(ncfg["n"]), rng_for(random_seed, "nulls"), ncfg["method"],
-                                 ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent)
+                                 ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent,
+                                 workers=int(threads))
     t1 = time.time()
     res = tp.pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
                           rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
