@@ -13,6 +13,9 @@ configfile: "config/config.yaml"
 validate(config, "config/schema/config.schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/fc.smk"

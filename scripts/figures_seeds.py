@@ -1,0 +1,17 @@
+"""Rule figure_seeds: the cerebellar seed spheres on the MNI template (fcect.figures.seeds_figure)."""
+import nibabel as nib
+
+from fcect import figures as F
+from fcect.io import read_tsv, run_logged
+
+
+def main(smk, log):
+    seeds = read_tsv(smk.input.seeds_tsv)
+    r = smk.params.radius_override
+    note = f"{r:g} mm spheres" if r else "spheres of the tabulated radius"
+    fig = F.seeds_figure(nib.load(smk.input.seeds), seeds, nib.load(smk.input.cerebellum), radius_note=note)
+    F.save_figure(fig, smk.output.png, smk.output.vector, dpi=smk.params.dpi)
+    log.info("seed figure: %d seeds -> %s", len(seeds), smk.output.png)
+
+
+run_logged(snakemake, main)  # noqa: F821
