@@ -180,11 +180,15 @@ def test_tfce_max_batch_equals_dense_tfce(connectivity):
     T[5, : V // 2] = 0.0
     T[6] = np.abs(T[6])               # one tail only
     fast = inf.tfce_max_batch(T, inf.Grid(mask, connectivity))
+    fast2, maps = inf.tfce_max_batch(T, inf.Grid(mask, connectivity), voxelwise=True)
+    np.testing.assert_array_equal(fast, fast2)
     for b in range(T.shape[0]):
         m3 = np.zeros(shape)
         m3[mask] = T[b]
-        ref = np.abs(inf.tfce_map(m3, connectivity)).max()
+        dense = inf.tfce_map(m3, connectivity)
+        ref = np.abs(dense).max()
         assert fast[b] == pytest.approx(ref, rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(maps[b], dense[mask], rtol=1e-10, atol=1e-10)   # voxel-wise (observed) map
 
 
 def test_cluster_batch_equals_ndimage_label():

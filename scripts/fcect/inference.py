@@ -441,19 +441,24 @@ class Grid:
         return self.nbr
 
 
-def tfce_max_batch(T, grid, E=0.5, H=2.0, n_steps=100):
+def tfce_max_batch(T, grid, E=0.5, H=2.0, n_steps=100, voxelwise=False):
     """Maximum |TFCE| over voxels of each row of ``T`` (B x V statistic maps on the mask, 0 = invalid).
 
     Equal to ``np.abs(tfce_map(unmask(T[b]))).max()`` with the grid's connectivity, computed by incremental
     union-find over the thresholds, from the highest down: at threshold k only the voxels entering at k and
-    their active neighbours are touched. ``grid``: a :class:`Grid` (or the 3-D mask)."""
+    their active neighbours are touched. ``grid``: a :class:`Grid` (or the 3-D mask).
+
+    ``voxelwise=True`` also returns the signed TFCE maps (B x V), equal to :func:`tfce_map`: every node keeps
+    the contributions it received while it was a root (``cum``), a voxel the value of its node when it joined
+    (``base``), and a merged node the contributions of its new root after the merge (``offset``); then
+    TFCE(v) = cum[c] - base[v] + tail[c] with tail[c] = cum[p] - offset[c] + tail[p] along the merge tree."""
     if not isinstance(grid, Grid):
         grid = Grid(grid)
     T = np.asarray(T)
     B, V = T.shape
     out = np.zeros(B)
     if B == 0 or V == 0:
-        return out
+        return (out, np.zeros((B, V))) if voxelwise else out
     lev2, mx = _levels(T, n_steps)
     M = 2 * B
     W = grid.box_size
@@ -465,7 +470,7 @@ def tfce_max_batch(T, grid, E=0.5, H=2.0, n_steps=100):
     nnb = shifts.size
     active = np.flatnonzero(lev > 0)
     if active.size == 0:
-        return out
+        return (out, np.zeros((B, V))) if voxelwise else out
     la = lev[active]
     order = np.argsort(la, kind="stable")
     act_sorted = active[order]
@@ -487,6 +492,10 @@ def tfce_max_batch(T, grid, E=0.5, H=2.0, n_steps=100):
     n_nodes = 0
     alive = np.zeros(0, dtype=np.int32)
     big = np.iinfo(np.int32).max
+    if voxelwise:
+        cum = np.zeros(cap)
+        base = np.zeros(M * W)
+        merges = []
     for kk in range(n_steps, 0, -1):
         S = act_sorted[starts[kk]:ends[kk]]
         m = S.size
@@ -546,18 +555,36 @@ def tfce_max_batch(T, grid, E=0.5, H=2.0, n_steps=100):
             if uroots.size:
                 merged = uroots != rep[lab_old]
                 parent[uroots[merged]] = rep[lab_old[merged]]
+                if voxelwise and merged.any():
+                    um, pm = uroots[merged], rep[lab_old[merged]]
+                    merges.append((um, pm, cum[pm].copy()))
             size[rep] = old_sum + np.bincount(lab_new, minlength=ncomp)
             best[rep] = best_c
             comp[S] = rep[lab_new]
+            if voxelwise:
+                base[S] = cum[comp[S]]
             alive = np.concatenate([alive[parent[alive] == alive], newids])
             parent[:n_nodes] = parent[parent[:n_nodes]]
         if alive.size:
             sz = np.sqrt(size[alive]) if E == 0.5 else size[alive] ** E
-            best[alive] += sz * hH[mapid[alive], kk - 1]
+            inc = sz * hH[mapid[alive], kk - 1]
+            best[alive] += inc
+            if voxelwise:
+                cum[alive] += inc
     res = np.zeros(M)
     if alive.size:
         np.maximum.at(res, mapid[alive], best[alive])
-    return np.maximum(res[:B], res[B:])
+    out = np.maximum(res[:B], res[B:])
+    if not voxelwise:
+        return out
+    tail = np.zeros(cap)
+    for um, pm, off in reversed(merges):     # reverse chronological: a parent's tail is known
+        tail[um] = cum[pm] - off + tail[pm]
+    vals = np.zeros(M * W)
+    c = comp[active]
+    vals[active] = cum[c] - base[active] + tail[c]
+    vals = vals.reshape(M, W)[:, grid.box_index]
+    return out, vals[:B] - vals[B:]
 
 
 # --------------------------------------------------------------------------------------------- clusters
@@ -875,8 +902,9 @@ def permutation_inference(
             res.p_fwe[m] = pv
             res.clusters[m] = out
     if "tfce" in methods:
-        tf3 = tfce_map(t3, connectivity=connectivity, E=tfce_E, H=tfce_H)
-        tfv = tf3[mask]
+        # same values as tfce_map (dense, nilearn's algorithm), ~15x faster
+        _, tfm = tfce_max_batch(t_obs[None, :], grid, tfce_E, tfce_H, voxelwise=True)
+        tfv = tfm[0]
         res.tfce = tfv
         res.p_fwe["tfce"] = np.where(valid, fwe_p(np.abs(tfv), null["tfce"]), 1.0)
     res.timings["total"] = time.perf_counter() - t_start
