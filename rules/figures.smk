@@ -114,6 +114,9 @@ rule report_summary:
         correlations=["results/clinical/correlations.tsv"] if HAS_CLINICAL else [],
         demographics=["results/tables/demographics.tsv"] if HAS_CLINICAL else [],
         svr=["results/prediction/svr.json"] if HAS_PREDICT else [],
+        pls=[f"{TX_DIR}/pls.json"] if HAS_TX else [],
+        genes=[f"{TX_DIR}/gene_weights.tsv"] if HAS_TX else [],
+        enrichment=[f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS] if HAS_TX else [],
         schema="config/schema/summary.schema.json",
         lib=REPORT_LIB,
     output:
@@ -122,6 +125,7 @@ rule report_summary:
     params:
         stages=FIG_STAGES,
         group_keys=[(c, s) for c in FIG_CONTRASTS for s in SEED_IDS],
+        enrichment_keys=[f"{lst}_{lib}" for lib in TX_LIBS for lst in TX_LISTS] if HAS_TX else [],
         top_n=FIG["summary_top_n"],
     log:
         "logs/figures/summary.log",
@@ -336,6 +340,85 @@ if HAS_PREDICT:
             "../scripts/report_tables.py"
 
 
+if HAS_TX:
+
+    rule figure_transcriptomics:
+        input:
+            pls=f"{TX_DIR}/pls.json",
+            nulls=f"{TX_DIR}/null_responses.tsv",
+            genes=f"{TX_DIR}/gene_weights.tsv",
+            lib=FIG_LIB,
+        output:
+            pls=report("results/figures/transcriptomics_pls.png", caption="../report/transcriptomics_pls.rst",
+                       category="Transcriptomics", subcategory="PLS", labels={"figure": "PLS1, nulls, genes"}),
+            pls_vector=f"results/figures/transcriptomics_pls.{FIG_EXT}",
+            surface=report("results/figures/transcriptomics_surface.png",
+                           caption="../report/transcriptomics_surface.rst", category="Transcriptomics",
+                           subcategory="PLS", labels={"figure": "cortical maps"}),
+            surface_vector=f"results/figures/transcriptomics_surface.{FIG_EXT}",
+        params:
+            dpi=FIG["dpi"],
+            top_genes=FIG["top_genes"],
+        log:
+            "logs/figures/transcriptomics.log",
+        threads: 1
+        resources:
+            **FIG_RES,
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/figures_transcriptomics.py"
+
+    rule figure_enrichment:
+        input:
+            tables=[f"{TX_DIR}/enrichment_{lst}_{{library}}.tsv" for lst in TX_LISTS],
+            lib=FIG_LIB,
+        output:
+            png=report("results/figures/enrichment_{library}.png", caption="../report/enrichment.rst",
+                       category="Transcriptomics", subcategory="Enrichment", labels={"library": "{library}"}),
+            vector=f"results/figures/enrichment_{{library}}.{FIG_EXT}",
+            html=report("results/tables/enrichment_{library}.html", caption="../report/table_enrichment.rst",
+                        category="Transcriptomics", subcategory="Enrichment tables", labels={"library": "{library}"}),
+        params:
+            dpi=FIG["dpi"],
+            lists=TX_LISTS,
+            top_terms=FIG["top_terms"],
+            alpha=config["transcriptomics"]["bootstrap"]["fdr_alpha"],
+        wildcard_constraints:
+            library="|".join(TX_LIBS),
+        log:
+            "logs/figures/enrichment_{library}.log",
+        threads: 1
+        resources:
+            **FIG_RES,
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/figures_enrichment.py"
+
+    rule table_transcriptomics:
+        input:
+            pls=f"{TX_DIR}/pls.json",
+            genes=f"{TX_DIR}/gene_weights.tsv",
+            lib=FIG_LIB,
+        output:
+            tsv="results/tables/pls_components.tsv",
+            html=report("results/tables/pls.html", caption="../report/table_pls.rst", category="Transcriptomics",
+                        subcategory="PLS", labels={"table": "PLS and top genes"}),
+        params:
+            top_genes=50,
+        log:
+            "logs/figures/table_transcriptomics.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/report_transcriptomics_table.py"
+
+
 FIG_TARGETS = (
     ["results/figures/seeds.png", f"results/figures/seeds.{FIG_EXT}", "results/figures/qc_motion.png",
      f"results/figures/qc_motion.{FIG_EXT}", "results/methods.md", "results/methods.html", "results/summary.json"]
@@ -348,6 +431,10 @@ FIG_TARGETS = (
        if HAS_CLINICAL else [])
     + ([f"results/figures/prediction.{e}" for e in ("png", FIG_EXT)]
        + [f"results/tables/prediction.{e}" for e in ("tsv", "html")] if HAS_PREDICT else [])
+    + ([f"results/figures/transcriptomics_{f}.{e}" for f in ("pls", "surface") for e in ("png", FIG_EXT)]
+       + [f"results/figures/enrichment_{lib}.{e}" for lib in TX_LIBS for e in ("png", FIG_EXT)]
+       + [f"results/tables/enrichment_{lib}.html" for lib in TX_LIBS]
+       + ["results/tables/pls.html", "results/tables/pls_components.tsv"] if HAS_TX else [])
 )
 
 # final outputs for rule all (a lambda: `snakemake --lint` flags functions mixed with rules)

@@ -222,8 +222,10 @@ def transcriptomics_section(pls: Mapping, genes: pd.DataFrame | None = None,
                           "p_null": _num(_first(c, "p_null", "p_spatial", "p"))})
     out = {"seed": pls.get("seed"), "contrast": pls.get("contrast"),
            "n_regions": _num(_first(pls, "n_regions")), "n_genes": _num(_first(pls, "n_genes")),
-           "null_method": _str(_first(pls, "null_method", "nulls_method")),
-           "n_nulls": _num(_first(pls, "n_nulls")), "components": comps}
+           "null_method": _str(_first(pls, "null_method", "nulls_method")
+                               or _first((pls.get("parameters") or {}).get("nulls") or {}, "method")),
+           "n_nulls": _num(_first(pls, "n_nulls") or _first((pls.get("parameters") or {}).get("nulls") or {}, "n")),
+           "components": comps}
     if comps:
         out["pls1_variance_explained"] = comps[0]["variance_explained"]
         out["pls1_p_null"] = comps[0]["p_null"]
@@ -244,7 +246,8 @@ def transcriptomics_section(pls: Mapping, genes: pd.DataFrame | None = None,
                 continue
             qc = q_column if q_column in df else next(
                 (c for c in ("q_spatial", "q_geneperm", "q", "fdr") if c in df and df[c].notna().any()), None)
-            d = df.sort_values(qc, kind="stable") if qc else df
+            ties = [c for c in ("p_spatial", "p_geneperm") if c in df and c != qc]
+            d = df.sort_values([qc, *ties], kind="stable") if qc else df
             rows = []
             for r in d.head(top_n).to_dict("records"):
                 rows.append({"term": str(r["term"]), "q": _num(r.get(qc)) if qc else None, "q_column": qc,
@@ -267,7 +270,7 @@ def random_seeds(config: Mapping, group: Mapping | None = None, prediction: Mapp
         out["prediction"] = next((v for v in seeds.values() if v is not None),
                                  _num(config.get("prediction", {}).get("random_seed")) or out["master"])
     if transcriptomics is not None:
-        out["transcriptomics"] = _num(_first(transcriptomics, "random_seed", "seed_used")) or \
+        out["transcriptomics"] = _num(_first(transcriptomics.get("parameters") or {}, "random_seed")) or \
             _num(config.get("transcriptomics", {}).get("random_seed")) or out["master"]
     return out
 
