@@ -31,28 +31,21 @@ if TX_EXPR["source"] == "abagen":
                          "transcriptomics.nulls.method: variogram")
 
 
-def transcriptomics_targets():
-    """Final outputs of the stage (rule all)."""
-    return [f"{TX_DIR}/pls.json", f"{TX_DIR}/gene_weights.tsv", f"{TX_DIR}/regional_response.tsv"] + [
-        f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS
-    ]
+# final outputs for rule all (a lambda: `snakemake --lint` flags functions mixed with rules)
+transcriptomics_targets = lambda: [  # noqa: E731
+    f"{TX_DIR}/pls.json", f"{TX_DIR}/gene_weights.tsv", f"{TX_DIR}/regional_response.tsv"
+] + [f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS]
 
-
-def _tx_expression():
-    if TX_EXPR["source"] == "abagen":
-        return {"expression": f"{TX_ABAGEN}/expression.csv", "labels": f"{TX_ABAGEN}/labels.csv",
-                "counts": f"{TX_ABAGEN}/counts.csv"}
-    return {"expression": f"{TX_ITX}/atlas-DK_gene_expression_data.csv", "labels": f"{TX_ITX}/atlas-DK_labels.csv"}
-
-
-def _tx_atlas():
-    if TX_EXPR["source"] == "abagen":
-        return f"{TX_ABAGEN}/atlas.nii.gz"
-    return f"{TX_ITX}/atlas-DK_{TX_EXPR['atlas_resolution_mm']}mm.nii.gz"
-
-
-def _tx_gmt(name):
-    return f"resources/transcriptomics/genesets/{name}.gmt"
+# expression matrix, region labels (and sample counts) and the atlas volume of the chosen source
+if TX_EXPR["source"] == "abagen":
+    TX_EXPRESSION_FILES = {"expression": f"{TX_ABAGEN}/expression.csv", "labels": f"{TX_ABAGEN}/labels.csv",
+                           "counts": f"{TX_ABAGEN}/counts.csv"}
+    TX_ATLAS = f"{TX_ABAGEN}/atlas.nii.gz"
+else:
+    TX_EXPRESSION_FILES = {"expression": f"{TX_ITX}/atlas-DK_gene_expression_data.csv",
+                           "labels": f"{TX_ITX}/atlas-DK_labels.csv"}
+    TX_ATLAS = f"{TX_ITX}/atlas-DK_{TX_EXPR['atlas_resolution_mm']}mm.nii.gz"
+TX_GMTS = [f"resources/transcriptomics/genesets/{n}.gmt" for n in TX_LIBS]
 
 
 rule transcriptomics_download:
@@ -139,7 +132,7 @@ rule transcriptomics_abagen:
         atlas_info=f"--atlas-info {TX['abagen']['atlas_info']}" if TX["abagen"]["atlas_info"] else "",
         donors="all" if TX["abagen"]["donors"] == "all" else ",".join(map(str, TX["abagen"]["donors"])),
         params=lambda wc: json.dumps(TX["abagen"]["params"]),
-        out_dir=TX_ABAGEN,
+        out_dir=lambda wc, output: os.path.dirname(output.expression),
         script=workflow.source_path("../scripts/transcriptomics_abagen.py"),
     log:
         "logs/transcriptomics/abagen.log",
@@ -160,8 +153,8 @@ rule transcriptomics_response:
     input:
         tmap=f"results/group/{TX['contrast']}/seed-{TX['seed']}/stat-t.nii.gz",
         mask="results/masks/analysis_mask.nii.gz",
-        atlas=_tx_atlas(),
-        labels=_tx_expression()["labels"],
+        atlas=TX_ATLAS,
+        labels=TX_EXPRESSION_FILES["labels"],
     output:
         tsv=f"{TX_DIR}/regional_response.tsv",
     params:
@@ -181,9 +174,9 @@ rule transcriptomics_response:
 
 rule transcriptomics_pls:
     input:
-        **_tx_expression(),
+        **TX_EXPRESSION_FILES,
         response=f"{TX_DIR}/regional_response.tsv",
-        atlas=_tx_atlas(),
+        atlas=TX_ATLAS,
     output:
         json=f"{TX_DIR}/pls.json",
         genes=f"{TX_DIR}/gene_weights.tsv",
@@ -211,11 +204,11 @@ rule transcriptomics_pls:
 
 rule transcriptomics_enrichment:
     input:
-        **_tx_expression(),
+        **TX_EXPRESSION_FILES,
         genes=f"{TX_DIR}/gene_weights.tsv",
         response=f"{TX_DIR}/regional_response.tsv",
         nulls=f"{TX_DIR}/null_responses.tsv",
-        gmts=[_tx_gmt(n) for n in TX_LIBS],
+        gmts=TX_GMTS,
     output:
         [f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS],
     params:
