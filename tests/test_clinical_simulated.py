@@ -74,7 +74,7 @@ def _truth():
                     reason="no finished workflow run (set FCECT_RUN_DIR)")
 def test_workflow_run_recovers_ground_truth():
     gt = _truth()
-    if gt is None or "clinical" not in gt or gt.get("null"):
+    if gt is None or "clinical" not in gt or gt.get("null_cohort"):
         pytest.skip("no ground_truth.json with a planted clinical effect")
     cl = gt["clinical"]
     t = pd.read_csv(RUN / "results/clinical/correlations.tsv", sep="\t")
