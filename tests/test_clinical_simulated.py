@@ -56,7 +56,9 @@ def test_planted_clinical_effects_recovered_from_cohort_model():
     rb_planted = np.corrcoef(wide["pre"], planted_rate)[0, 1]
     out = P.run_mode(red, features=z_pre[:, None], n_perm=99, n_splits=10, n_repeats=5,
                      seed=1, log=lambda *_: None)
-    assert abs(np.arctanh(out["loo"]["r"]) - np.arctanh(rb_planted)) < 3 * se_z, (
+    # r(predicted, observed) of a linear SVR is positive whatever the sign of the planted baseline correlation
+    assert abs(rb_planted) > 0.2, rb_planted
+    assert abs(np.arctanh(out["loo"]["r"]) - np.arctanh(abs(rb_planted))) < 3 * se_z, (
         out["loo"]["r"], rb_planted)
     assert out["p_permutation"]["r"] <= 0.02
 
@@ -89,5 +91,5 @@ def test_workflow_run_recovers_ground_truth():
     for mode, res in svr["modes"].items():
         if res.get("status") != "ok":
             continue
-        assert abs(np.arctanh(res["loo"]["r"]) - np.arctanh(cl["realised_r_baseline_fc"])) < tol, (
+        assert abs(np.arctanh(res["loo"]["r"]) - np.arctanh(abs(cl["realised_r_baseline_fc"]))) < tol, (
             mode, res["loo"]["r"], cl["realised_r_baseline_fc"])

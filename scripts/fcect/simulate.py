@@ -78,10 +78,12 @@ class SimParams:
     null_cohort: bool = False
     coupling_sd: float = 0.08
     baseline_effect: float = 0.2
-    ect_effect: float = 0.2
-    ect_effect_sd: float = 0.12
+    ect_effect: float = 0.5
+    ect_effect_sd: float = 0.15
     clinical_r: float = 0.8
-    baseline_predicts_r: float = 0.6
+    baseline_predicts_r: float = -0.8
+    ect_baseline_sd: float = 0.15
+    max_coupling: float = 0.95
     global_amplitude: float = 0.5
     motion_scale: float = 1.0
     task: str = "rest"
@@ -159,7 +161,7 @@ def cohort_table(p: SimParams) -> pd.DataFrame:
                     if trd:
                         b = p.baseline_predicts_r
                         z = b * R[i] + np.sqrt(1 - b ** 2) * srng.standard_normal()
-                        c = c0 + 0.1 * z
+                        c = c0 + p.ect_baseline_sd * z
                         if post:
                             c += eff["ect_effect"] + eff["ect_effect_sd"] * R[i]
                 if post and (seed, target) != ECT_EFFECT_PAIR:
@@ -167,7 +169,7 @@ def cohort_table(p: SimParams) -> pd.DataFrame:
                     c += 0.5 * p.coupling_sd * np.random.default_rng(
                         np.random.SeedSequence([p.seed, 3, i, hash_str(seed + target)])).standard_normal()
                 sub_rows.append(dict(participant_id=f"sub-{ids[i]}", session=ses, seed=seed, target=target,
-                                     coupling=float(np.clip(c, 0.0, 0.9))))
+                                     coupling=float(np.clip(c, 0.0, p.max_coupling))))
     couplings = pd.DataFrame(sub_rows)
     part["responsiveness"] = R
     part["hamd_reduction_planted"] = np.where(is_completer, rate, np.nan)
@@ -530,7 +532,9 @@ def ground_truth(p: SimParams, part: pd.DataFrame, couplings: pd.DataFrame, scan
                 realised_r_baseline_fc=rb, se_r_baseline_fc=se(rb),
                 mean_delta_fc_z=float(d.mean()) if n else 0.0,
                 note="realised_r_* use the noise-free couplings; estimates from the images carry extra "
-                     "measurement noise, so compare within a few fisher_z_se, attenuated towards 0.")
+                     "measurement noise, so compare within a few fisher_z_se, attenuated towards 0. "
+                     "realised_r_baseline_fc carries the planted sign; a linear SVR's r(predicted, observed) "
+                     "estimates its absolute value.")
     out["scans"] = scan_truths
     return out
 
