@@ -144,7 +144,8 @@ def cohort_table(p: SimParams) -> pd.DataFrame:
         rows.append(row)
     part = pd.DataFrame(rows)
 
-    # per-subject couplings per session
+    # per-subject couplings per session (the null cohort treats the ECT pair like every other pair: no rise, no
+    # link of baseline coupling with responsiveness, the same session-to-session variability)
     sub_rows = []
     for i in range(n):
         trd = groups[i] == "TRD"
@@ -156,7 +157,8 @@ def cohort_table(p: SimParams) -> pd.DataFrame:
                 c = c0 + p.coupling_sd * srng.standard_normal()
                 if trd and (seed, target) in BASELINE_EFFECT_PAIRS:
                     c -= eff["baseline_effect"]
-                if (seed, target) == ECT_EFFECT_PAIR:
+                ect_pair = (seed, target) == ECT_EFFECT_PAIR and not p.null_cohort
+                if ect_pair:
                     # baseline coupling of patients tracks responsiveness (so it predicts the reduction)
                     if trd:
                         b = p.baseline_predicts_r
@@ -164,7 +166,7 @@ def cohort_table(p: SimParams) -> pd.DataFrame:
                         c = c0 + p.ect_baseline_sd * z
                         if post:
                             c += eff["ect_effect"] + eff["ect_effect_sd"] * R[i]
-                if post and (seed, target) != ECT_EFFECT_PAIR:
+                if post and not ect_pair:
                     # session-to-session variability without any systematic change
                     c += 0.5 * p.coupling_sd * np.random.default_rng(
                         np.random.SeedSequence([p.seed, 3, i, hash_str(seed + target)])).standard_normal()
