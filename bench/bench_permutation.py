@@ -4,7 +4,7 @@ Design: 135 subjects (70 TRD, 65 HC), group + intercept + 4 covariates (age, sex
 Freedman-Lane, two-sided max-T, on every voxel of the 3 mm MNI152 grey-matter mask of nilearn
 (``load_mni152_gm_mask(resolution=3)``) above z = -30 mm (cerebellum excluded, approximately).
 Both engines get the *same* permutations (nilearn's own draw sequence, reproduced by
-``fcect.inference.nilearn_rearrangements``) and the same number of BLAS threads; each runs in its own forked
+``fcect.group.inference.nilearn_rearrangements``) and the same number of BLAS threads; each runs in its own forked
 process so that wall time and peak memory (``ru_maxrss`` growth of the process and the tracemalloc peak of
 Python/numpy allocations) are measured in one run. The script checks that the results are identical
 (null max-T distribution and FWE p-values).
@@ -31,7 +31,6 @@ import tracemalloc
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
 
 def make_data(seed=0, n_trd=70, n_hc=65, fwhm_vox=2.0):
@@ -99,7 +98,7 @@ def run_nilearn(Y, grp, cov, n_perm, seed, threads):
 
 
 def run_fcect(Y, grp, cov, R, threads, mask=None, methods=("maxt",)):
-    from fcect import inference as inf
+    from fcect.group import inference as inf
 
     Z = np.column_stack([np.ones(len(grp)), cov])
     r = inf.permutation_inference(Y, grp, Z, mask=mask, methods=methods, rearrangements=R, n_threads=threads)
@@ -131,7 +130,7 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    from fcect import inference as inf
+    from fcect.group import inference as inf
 
     img, mask, Y, grp, cov = make_data(args.seed)
     n, V = Y.shape

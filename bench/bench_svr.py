@@ -1,4 +1,4 @@
-"""Benchmark: LOO-SVR permutation test, fcect.predict against the plain scikit-learn loop.
+"""Benchmark: LOO-SVR permutation test, fcect.prediction.svr against the plain scikit-learn loop.
 
 Paper-sized design: n = 52 completers, 2 cluster features (as_published), linear epsilon-SVR.
 Reference = for every permutation, ``cross_val_predict(Pipeline(StandardScaler(), SVR(linear)),
@@ -14,9 +14,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import predict as P  # noqa: E402
+from fcect.prediction import svr as P
 
 
 def main():

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from fcect import ahba, spin  # noqa: E402
-from fcect import enrichment as en  # noqa: E402
-from fcect import transcriptomics as tx  # noqa: E402
-from fcect import tx_pipeline as tp  # noqa: E402
+from fcect.transcriptomics import ahba
+from fcect.transcriptomics import nulls as spin
+from fcect.transcriptomics import enrichment as en
+from fcect.transcriptomics import pls as tx
+from fcect.transcriptomics import pipeline as tp
 
 
 def load_X():
@@ -102,7 +102,7 @@ def main(quick=False):
 
 def fpr(n_maps=200, n_rot=500):
     """False-positive rate of the PLS1 spatial p on smooth random maps, with the data of load_X()."""
-    from fcect import tx_synthetic as syn
+    from fcect.testing import transcriptomics as syn
     X, _, names, src = load_X()
     Xz = tx.zscore(X)
     K = Xz @ Xz.T

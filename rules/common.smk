@@ -1,14 +1,11 @@
 # Helpers and input functions only: no rules here.
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 import pandas as pd
 
-from fcect.seeds import read_seeds
-from fcect.simulate import SimParams, cohort_table, fmriprep_paths, scans_of
-from fcect.validate import check_fmriprep_files, expected_scans, read_participants
+from fcect.preprocess.seeds import read_seeds
+from fcect.simulate.cohort import SimParams, cohort_table, fmriprep_paths, scans_of
+from fcect.preprocess.validate import check_fmriprep_files, expected_scans, read_participants
 
 SES_PRE = config["inputs"]["sessions"]["pre"]
 SES_POST = config["inputs"]["sessions"]["post"]

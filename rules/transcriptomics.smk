@@ -3,7 +3,7 @@
 # enrichment,tx_*}.py. Config section: `transcriptomics` (config/README.md).
 import json
 
-from fcect.ahba import BLITZGSEA_LIBRARIES as _TX_BLITZ, CELLTYPE_LIBRARIES as _TX_CELL
+from fcect.transcriptomics.ahba import BLITZGSEA_LIBRARIES as _TX_BLITZ, CELLTYPE_LIBRARIES as _TX_CELL
 
 TX = config["transcriptomics"]
 TX_EXPR = TX["expression"]

@@ -1,6 +1,6 @@
 """Rule clinical_correlations: cluster values per participant and their clinical correlations."""
-from fcect import clinical as C
-from fcect.io import read_tsv, run_logged, save_tsv
+from fcect.clinical import correlations as C
+from fcect.core.io import read_tsv, run_logged, save_tsv
 
 
 def main(smk, log):

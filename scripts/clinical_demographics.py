@@ -1,6 +1,6 @@
 """Rule clinical_demographics: Table 1 (TSV + markdown) and the exclusion list."""
-from fcect import demographics as Dm
-from fcect.io import read_tsv, run_logged, save_text, save_tsv
+from fcect.clinical import demographics as Dm
+from fcect.core.io import read_tsv, run_logged, save_text, save_tsv
 
 
 def main(smk, log):

@@ -1,6 +1,6 @@
 """Rule figure_clinical: FC change vs HAMD reduction per cluster (Figure 4a) and HAMD before / after ECT (4b)."""
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 
 def main(smk, log):

@@ -1,8 +1,8 @@
 """Rule figure_enrichment: top terms per list for one gene-set library (Figure 7) and its HTML table."""
 import pandas as pd
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged, save_text
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged, save_text
 
 SHOW = ["list", "term", "set_size", "overlap", "fold_enrichment", "es", "nes", "p_geneperm", "q_geneperm",
         "p_spatial", "q_spatial", "n_spatial_nulls", "genes", "leading_edge"]

@@ -4,8 +4,8 @@ import json
 import nibabel as nib
 from scipy import stats
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 STAT = {"baseline": "t (TRD vs HC, adjusted)", "ect": "t (post vs pre, paired)"}
 

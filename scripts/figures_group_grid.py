@@ -3,8 +3,8 @@ import json
 
 import nibabel as nib
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 STAT = {"baseline": "t (TRD vs HC, adjusted for covariates)", "ect": "t (post vs pre ECT, paired)"}
 TITLE = {"baseline": "Baseline: TRD vs HC", "ect": "ECT: post vs pre"}

@@ -1,8 +1,8 @@
 """Rule figure_prediction: predicted vs observed HAMD reduction and the permutation null, per mode (Figure 5)."""
 import json
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 
 def main(smk, log):

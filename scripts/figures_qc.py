@@ -1,6 +1,6 @@
-"""Rule figure_qc: head motion per scan, exclusion thresholds and scans kept (fcect.figures.qc_figure)."""
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+"""Rule figure_qc: head motion per scan, exclusion thresholds and scans kept (fcect.figures.plots.qc_figure)."""
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 
 def main(smk, log):

@@ -1,8 +1,8 @@
-"""Rule figure_seeds: the cerebellar seed spheres on the MNI template (fcect.figures.seeds_figure)."""
+"""Rule figure_seeds: the cerebellar seed spheres on the MNI template (fcect.figures.plots.seeds_figure)."""
 import nibabel as nib
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 
 def main(smk, log):

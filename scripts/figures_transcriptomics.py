@@ -4,8 +4,8 @@ import json
 
 import pandas as pd
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged
 
 CONTRAST = {"ect": "regional mean t (post vs pre)", "baseline": "regional mean t (TRD vs HC)"}
 

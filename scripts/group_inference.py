@@ -1,6 +1,6 @@
-"""Snakemake script: group inference of one contrast and seed (logic in fcect.inference_group)."""
-from fcect.inference_group import run_group
-from fcect.io import run_logged
+"""Snakemake script: group inference of one contrast and seed (logic in fcect.group.run)."""
+from fcect.group.run import run_group
+from fcect.core.io import run_logged
 
 
 def main(snakemake, log):

@@ -2,9 +2,9 @@
 import nibabel as nib
 import numpy as np
 
-from fcect.io import run_logged, save_nifti, save_tsv
-from fcect.masks import make_masks, seed_masks
-from fcect.seeds import read_seeds
+from fcect.core.io import run_logged, save_nifti, save_tsv
+from fcect.preprocess.masks import make_masks, seed_masks
+from fcect.preprocess.seeds import read_seeds
 
 
 def main(snakemake, log):

@@ -1,7 +1,7 @@
 """Rule predict_summary: collect the per-mode results into results/prediction/svr.json."""
 import json
 
-from fcect.io import run_logged, save_json
+from fcect.core.io import run_logged, save_json
 
 
 def main(smk, log):

@@ -1,9 +1,9 @@
 """Rule predict_svr: LOO SVR of the HAMD reduction from baseline FC for one mode."""
 import pandas as pd
 
-from fcect import predict as P
-from fcect.clinical import index_fc_maps
-from fcect.io import read_tsv, run_logged, save_json, save_tsv
+from fcect.prediction import svr as P
+from fcect.clinical.correlations import index_fc_maps
+from fcect.core.io import read_tsv, run_logged, save_json, save_tsv
 
 
 def main(smk, log):

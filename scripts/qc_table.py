@@ -1,6 +1,6 @@
 """Snakemake script: per-scan motion table, exclusions, and participants with inclusion flags."""
-from fcect.io import run_logged
-from fcect.pipeline import qc_tables
+from fcect.core.io import run_logged
+from fcect.preprocess.pipeline import qc_tables
 
 
 def main(snakemake, log):

@@ -1,6 +1,6 @@
 """Rule table_demographics: Table 1 and the exclusion list rendered as HTML for the report."""
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged, save_text
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged, save_text
 
 
 def main(smk, log):

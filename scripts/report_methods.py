@@ -1,8 +1,8 @@
 """Rule report_methods: results/methods.md (+ .html) from the validated config and the package versions in use."""
 import json
 
-from fcect import report as R
-from fcect.io import read_tsv, run_logged, save_text
+from fcect.report import summary as R
+from fcect.core.io import read_tsv, run_logged, save_text
 
 
 def main(smk, log):

@@ -1,8 +1,8 @@
 """Rule report_summary: results/summary.json (headline numbers), validated against its JSON schema."""
 import json
 
-from fcect import report as R
-from fcect.io import read_tsv, run_logged, save_json
+from fcect.report import summary as R
+from fcect.core.io import read_tsv, run_logged, save_json
 
 
 def _one(paths):

@@ -3,8 +3,8 @@ import json
 
 import pandas as pd
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged, save_text, save_tsv
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged, save_text, save_tsv
 
 CORR_COLUMNS = ["analysis", "exploratory", "seed", "cluster_contrast", "cluster_id", "group_aal_peak", "group_peak_x",
                 "group_peak_y", "group_peak_z", "size_voxels", "measure", "covariates", "n", "r", "ci_low", "ci_high",

@@ -3,8 +3,8 @@ import json
 
 import pandas as pd
 
-from fcect import figures as F
-from fcect.io import read_tsv, run_logged, save_text, save_tsv
+from fcect.figures import plots as F
+from fcect.core.io import read_tsv, run_logged, save_text, save_tsv
 
 
 def main(smk, log):

@@ -1,6 +1,6 @@
 """Snakemake script: participants.tsv, planted per-subject couplings, dataset_description.json."""
-from fcect.io import run_logged
-from fcect.simulate import SimParams, write_participants
+from fcect.core.io import run_logged
+from fcect.simulate.cohort import SimParams, write_participants
 
 
 def main(snakemake, log):

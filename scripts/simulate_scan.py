@@ -1,9 +1,9 @@
 """Snakemake script: one simulated scan in the fMRIPrep-derivatives layout, plus its realised couplings."""
 import pandas as pd
 
-from fcect.io import run_logged
-from fcect.seeds import read_seeds
-from fcect.simulate import SimParams, write_scan
+from fcect.core.io import run_logged
+from fcect.preprocess.seeds import read_seeds
+from fcect.simulate.cohort import SimParams, write_scan
 
 
 def main(snakemake, log):

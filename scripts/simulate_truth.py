@@ -1,6 +1,6 @@
 """Snakemake script: collect the planted values and every realised coupling into ground_truth.json."""
-from fcect.io import run_logged
-from fcect.simulate import SimParams, write_ground_truth
+from fcect.core.io import run_logged
+from fcect.simulate.cohort import SimParams, write_ground_truth
 
 
 def main(snakemake, log):

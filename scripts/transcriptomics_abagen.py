@@ -1,7 +1,7 @@
 """Regional AHBA expression with abagen's pipeline, for users with a local AHBA download.
 
 Runs in abagen's own environment (pandas < 2: envs/abagen.yaml or envs/requirements-abagen.txt), so it is a plain
-command-line script called by the rule with that environment's interpreter, and imports only fcect.ahba.
+command-line script called by the rule with that environment's interpreter, and imports only fcect.transcriptomics.ahba.
 
     python scripts/transcriptomics_abagen.py --data-dir AHBA --out-dir OUT [--atlas A.nii.gz --atlas-info A.csv]
         [--donors all] [--params '{"ibf_threshold": 0.5, ...}'] [--prepare-only]
@@ -18,8 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fcect import ahba  # noqa: E402
+from fcect.transcriptomics import ahba
 
 OUTPUTS = ("expression.csv", "counts.csv", "labels.csv", "atlas.nii.gz", "report.txt")
 

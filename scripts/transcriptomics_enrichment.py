@@ -3,8 +3,8 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from fcect.io import run_logged
-from fcect.tx_run import run_enrichment
+from fcect.core.io import run_logged
+from fcect.transcriptomics.run import run_enrichment
 
 
 def main(snakemake, log):

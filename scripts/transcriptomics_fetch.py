@@ -1,8 +1,8 @@
 """Snakemake script: imaging-transcriptomics data files (DK expression, DK volumes, labels, cell-type GMTs)."""
 from pathlib import Path
 
-from fcect.io import run_logged
-from fcect.tx_run import run_download, run_fetch
+from fcect.core.io import run_logged
+from fcect.transcriptomics.run import run_download, run_fetch
 
 
 def main(snakemake, log):

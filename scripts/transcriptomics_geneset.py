@@ -1,8 +1,8 @@
 """Snakemake script: one gene-set library as .gmt (blitzgsea package data, archive cell types or a user gmt)."""
 from pathlib import Path
 
-from fcect.io import run_logged
-from fcect.tx_run import run_geneset
+from fcect.core.io import run_logged
+from fcect.transcriptomics.run import run_geneset
 
 
 def main(snakemake, log):

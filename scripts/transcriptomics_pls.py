@@ -1,8 +1,8 @@
 """Snakemake script: PLS of the regional response on AHBA expression, spatial nulls, bootstrap gene Z."""
 from threadpoolctl import threadpool_limits
 
-from fcect.io import run_logged
-from fcect.tx_run import run_pls
+from fcect.core.io import run_logged
+from fcect.transcriptomics.run import run_pls
 
 
 def main(snakemake, log):

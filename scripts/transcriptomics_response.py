@@ -1,6 +1,6 @@
 """Snakemake script: regional mean of the group t map in the left DK regions."""
-from fcect.io import run_logged
-from fcect.tx_run import run_response
+from fcect.core.io import run_logged
+from fcect.transcriptomics.run import run_response
 
 
 def main(snakemake, log):

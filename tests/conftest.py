@@ -1,4 +1,4 @@
-"""Shared fixtures. ``scripts/`` goes on sys.path so tests import the ``fcect`` package the rules use."""
+"""Shared fixtures: a copy of the workflow per test run, a Snakemake runner, and the tiny run shared by workflow tests."""
 
 import os
 import shutil
@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 
 WORKFLOW_PARTS = ["Snakefile", "config", "rules", "scripts", "envs", "profiles"]
 

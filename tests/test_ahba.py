@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-from fcect import ahba  # noqa: E402
+from fcect.transcriptomics import ahba
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHED = ROOT / "resources" / "downloads" / ahba.ITX_ARCHIVE

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcect.denoise import check_scan
-from fcect.io import InputError, save_tsv
-from fcect.masks import make_masks, seed_masks
-from fcect.seeds import read_seeds
-from fcect.validate import check_fmriprep_files, read_participants
+from fcect.preprocess.denoise import check_scan
+from fcect.core.io import InputError, save_tsv
+from fcect.preprocess.masks import make_masks, seed_masks
+from fcect.preprocess.seeds import read_seeds
+from fcect.preprocess.validate import check_fmriprep_files, read_participants
 
 from conftest import REPO
 
@@ -97,7 +97,7 @@ def test_malformed_seeds_table(tmp_path):
 
 
 def test_shipped_seeds_are_reproducible():
-    from fcect.seeds import derive_provisional_seeds
+    from fcect.preprocess.seeds import derive_provisional_seeds
     shipped = read_seeds(REPO / "config/seeds.tsv")
     derived = derive_provisional_seeds()
     pd.testing.assert_frame_equal(shipped.reset_index(drop=True), derived.astype(shipped.dtypes.to_dict()))

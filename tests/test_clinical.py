@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import clinical as C  # noqa: E402
+from fcect.clinical import correlations as C
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import clinical as C  # noqa: E402
-from fcect import predict as P  # noqa: E402
+from fcect.clinical import correlations as C
+from fcect.prediction import svr as P
 
 
 @pytest.fixture(scope="module")

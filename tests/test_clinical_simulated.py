@@ -1,6 +1,6 @@
 """Recovery of the planted clinical effects of the simulated cohort.
 
-1. Fast (always): the simulator's cohort model (``fcect.simulate.cohort_table``: per-subject planted
+1. Fast (always): the simulator's cohort model (``fcect.simulate.cohort.cohort_table``: per-subject planted
    Exec2L-mSFG couplings before and after ECT and HAMD scores) with Fisher-z measurement noise of a
    ~190-volume scan; the ECT-change vs HAMD-reduction correlation and the LOO-SVR prediction from
    baseline coupling are recovered within 3 sampling SEs (Fisher z, 1 / sqrt(n - 3)) of the planted
@@ -20,14 +20,13 @@ import pandas as pd
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from fcect import clinical as C  # noqa: E402
-from fcect import predict as P  # noqa: E402
+from fcect.clinical import correlations as C
+from fcect.prediction import svr as P
 
 
 def _cohort(n_completers=52, seed=20260101):
-    sim = pytest.importorskip("fcect.simulate")
+    sim = pytest.importorskip("fcect.simulate.cohort")
     p = sim.SimParams(name="t", seed=seed, n_trd=n_completers + 6, n_completers=n_completers,
                       n_hc=4, motion_outliers={})
     part, coup = sim.cohort_table(p)

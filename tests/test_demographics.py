@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import demographics as Dm  # noqa: E402
+from fcect.clinical import demographics as Dm
 
 
 @pytest.fixture

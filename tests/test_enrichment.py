@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-from fcect import ahba, spin  # noqa: E402
-from fcect import enrichment as en  # noqa: E402
-from fcect import transcriptomics as tx  # noqa: E402
-from fcect import tx_pipeline as tp  # noqa: E402
-from fcect import tx_synthetic as syn  # noqa: E402
+from fcect.transcriptomics import ahba
+from fcect.transcriptomics import nulls as spin
+from fcect.transcriptomics import enrichment as en
+from fcect.transcriptomics import pls as tx
+from fcect.transcriptomics import pipeline as tp
+from fcect.testing import transcriptomics as syn
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, run_snakemake
-from fcect import figures as F
-from fcect import report as R
+from fcect.figures import plots as F
+from fcect.report import summary as R
 
 DPI = 300
 WIDTHS = {int(round(F.WIDTH_IN * DPI)), int(round(F.HALF_WIDTH_IN * DPI))}  # 2100 / 1050 px

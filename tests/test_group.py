@@ -1,4 +1,4 @@
-"""Group stage driver (fcect.inference_group.run_group) on a small synthetic cohort: outputs, design, errors."""
+"""Group stage driver (fcect.group.run.run_group) on a small synthetic cohort: outputs, design, errors."""
 import json
 import pathlib
 import sys
@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import inference_group as G  # noqa: E402
-from fcect.io import InputError  # noqa: E402
+from fcect.group import run as G
+from fcect.core.io import InputError
 
 AFF = np.array([[6.0, 0, 0, -90], [0, 6.0, 0, -126], [0, 0, 6.0, -72], [0, 0, 0, 1]])
 SHAPE = (31, 37, 31)

@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import inference_group as G  # noqa: E402
-from fcect.simulate import REGIONS  # noqa: E402
+from fcect.group import run as G
+from fcect.simulate.cohort import REGIONS
 
 SEEDS = ["Exec1L", "Exec1R", "Exec2L", "Exec2R", "DMN9L", "DMN9R", "Limb6V"]
 

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import inference as inf  # noqa: E402
-from fcect import inference_tables as tab  # noqa: E402
+from fcect.group import inference as inf
+from fcect.group import tables as tab
 
 ALL = ("maxt", "cluster_extent", "cluster_mass", "tfce")
 
@@ -368,7 +367,7 @@ def test_grf_finds_planted_cluster_and_reports_two_tailed_p():
 def test_cluster_table_peak_mni_aal_and_feed_labels():
     from nilearn.datasets import load_mni152_gm_mask
 
-    from fcect import atlas
+    from fcect.core import atlas
 
     img = load_mni152_gm_mask(resolution=3)
     mask = img.get_fdata() > 0

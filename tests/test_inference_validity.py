@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import inference as inf  # noqa: E402
+from fcect.group import inference as inf
 
 N_DATASETS = 200
 ALPHA = 0.05

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
 
-from fcect import predict as P  # noqa: E402
+from fcect.prediction import svr as P
 
 
 def _data(n=30, p=3, seed=0, signal=0.5):

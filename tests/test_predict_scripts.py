@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from fcect import predict as P  # noqa: E402
+from fcect.prediction import svr as P
 
 
 def _smk(tmp, input, output, params, log, threads=1, wildcards=None):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcect.io import InputError
-from fcect.qc import decide, fd_jenkinson, fd_power, propagate, scan_motion
+from fcect.core.io import InputError
+from fcect.preprocess.qc import decide, fd_jenkinson, fd_power, propagate, scan_motion
 
 THR = dict(max_translation_mm=2.0, max_rotation_deg=2.0, max_mean_fd=None, min_remaining_volumes=10)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from fcect import report as R
+from fcect.report import summary as R
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "config/schema/summary.schema.json").read_text())

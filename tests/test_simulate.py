@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from fcect.denoise import clean_signals, confound_matrix
-from fcect.qc import decide, scan_motion
-from fcect.seeds import read_seeds
-from fcect.simulate import (COUPLINGS, REGIONS, SimParams, cohort_table, motion_params, scans_of, sim_tissue,
+from fcect.preprocess.denoise import clean_signals, confound_matrix
+from fcect.preprocess.qc import decide, scan_motion
+from fcect.preprocess.seeds import read_seeds
+from fcect.simulate.cohort import (COUPLINGS, REGIONS, SimParams, cohort_table, motion_params, scans_of, sim_tissue,
                             simulate_scan, write_ground_truth, write_participants, write_scan)
 
 from conftest import REPO
@@ -122,8 +122,8 @@ def test_denoising_measurably_matters(small):
     p = SimParams(n_trd=6, n_completers=5, n_hc=5, **dict(SMALL, n_volumes=200, n_dummy=10))
     small = (p,) + cohort_table(p) + (small[3],)
     import nibabel as nib
-    from fcect.masks import sphere_mask
-    from fcect.simulate import CONTROL_REGION, _profile
+    from fcect.preprocess.masks import sphere_mask
+    from fcect.simulate.cohort import CONTROL_REGION, _profile
     errs = {"dpabi": [], "none": []}
     for i in range(3):
         img, mask, conf, truth = _scan(small, i)

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-from fcect import spin  # noqa: E402
-from fcect import transcriptomics as tx  # noqa: E402
-from fcect import tx_synthetic as syn  # noqa: E402
+from fcect.transcriptomics import nulls as spin
+from fcect.transcriptomics import pls as tx
+from fcect.testing import transcriptomics as syn
 
 N_MAPS, N_ROT = 200, 500
 

@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from fcect import ahba  # noqa: E402
-from fcect import tx_synthetic as syn  # noqa: E402
+from fcect.transcriptomics import ahba
+from fcect.testing import transcriptomics as syn
 
 SCRIPT = ROOT / "scripts" / "transcriptomics_abagen.py"
 PARAMS = {"ibf_threshold": 0.5, "probe_selection": "diff_stability", "donor_probes": "aggregate", "tolerance": 2,

@@ -5,8 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-from fcect import transcriptomics as tx  # noqa: E402
+from fcect.transcriptomics import pls as tx
 
 TOL = 1e-10
 

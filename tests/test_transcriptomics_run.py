@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
-from fcect import ahba  # noqa: E402
-from fcect import tx_run  # noqa: E402
-from fcect import tx_synthetic as syn  # noqa: E402
+from fcect.transcriptomics import ahba
+from fcect.transcriptomics import run as tx_run
+from fcect.testing import transcriptomics as syn
 
 CFG = {
     "pls": {"n_components": 2},

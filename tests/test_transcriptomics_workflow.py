@@ -10,13 +10,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from fcect import ahba  # noqa: E402
-from fcect import tx_synthetic as syn  # noqa: E402
+from fcect.transcriptomics import ahba
+from fcect.testing import transcriptomics as syn
 
 SNAKEFILE = f"""
-import sys
-sys.path.insert(0, {str(ROOT / 'scripts')!r})
 configfile: "config.yaml"
 SEED_IDS = ["Exec2L"]
 SEEDS_TABLE = "seeds.tsv"

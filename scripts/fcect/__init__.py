@@ -4,4 +4,4 @@ Every analysis step of the workflow is a function in one of these modules; the s
 read the ``snakemake`` object and call them. Tests call the same functions directly.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

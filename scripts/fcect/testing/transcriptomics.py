@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import spin
+from fcect.transcriptomics import nulls as spin
 
 
 def fibonacci_sphere(m: int) -> np.ndarray:
@@ -80,7 +80,7 @@ def make_fake_itx_dir(out_dir, n_genes: int = 300, rng=None, n_modules: int = 6)
     import abagen
     import pandas as pd
 
-    from . import ahba
+    from fcect.transcriptomics import ahba
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     d = Path(abagen.__file__).parent / "data"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import InputError
+from fcect.core.io import InputError
 
 
 def standardise_columns(X):

@@ -26,7 +26,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path, save_json, save_nifti, save_tsv
+from fcect.core.io import atomic_path, save_json, save_nifti, save_tsv
 
 # --------------------------------------------------------------------------------------------- the planted world
 # Cerebral target regions: centres (MNI mm; several for bilateral regions), radius of the Gaussian profile.
@@ -269,7 +269,7 @@ def _derivs(name, x):
 
 def sim_tissue(p: SimParams) -> dict:
     """Tissue maps on the simulated grid (brain, gm, wm, csf probabilities; cerebellum labels)."""
-    from .masks import aal_on_grid, cerebellum_labels, tissue_probability
+    from fcect.preprocess.masks import aal_on_grid, cerebellum_labels, tissue_probability
 
     affine, shape = sim_grid(p.voxel_mm)
     out = {k: tissue_probability(k, affine, shape) for k in ("brain", "gm", "wm", "csf")}
@@ -296,7 +296,7 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     """Generate one scan. Returns (bold_img, mask_img, confounds DataFrame, truth dict)."""
     from scipy import ndimage
 
-    from .masks import sphere_mask
+    from fcect.preprocess.masks import sphere_mask
 
     if tissue is None:
         tissue = sim_tissue(p)

@@ -282,7 +282,7 @@ def build_summary(config: Mapping, participants: pd.DataFrame, motion: pd.DataFr
                   enrichment: Mapping[str, pd.DataFrame] | None = None, versions: Mapping | None = None,
                   top_n: int = 5) -> dict:
     """results/summary.json: every section whose inputs exist."""
-    from . import __version__
+    from fcect import __version__
 
     s = {"schema_version": SCHEMA_VERSION,
          "workflow": {"name": "fcect", "version": __version__, "paper_doi": PAPER_DOI},

@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .io import InputError
+from fcect.core.io import InputError
 
 # Bounding box of nilearn's MNI152 (2009) template grids: origin and extent in mm.
 MNI_ORIGIN = np.array([-98.0, -134.0, -72.0])

@@ -18,12 +18,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import colors as mcolors  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import colors as mcolors
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 WIDTH_IN = 7.0
 HALF_WIDTH_IN = 3.5
@@ -73,7 +73,7 @@ def fmt_p(p, digits: int = 3) -> str:
 
 def save_figure(fig, png, vector=None, dpi: int = DPI):
     """Write ``fig`` to ``png`` (``dpi``) and ``vector`` (format from its suffix) atomically; close it."""
-    from .io import atomic_path
+    from fcect.core.io import atomic_path
 
     for path, kw in ((png, dict(dpi=dpi, format="png")), (vector, {})):
         if path is None:
@@ -216,7 +216,7 @@ def qc_figure(motion: pd.DataFrame, participants: pd.DataFrame, max_translation=
     rotation with the exclusion thresholds, (c) included / excluded scans per group and session."""
     import seaborn as sns
 
-    from .clinical import as_bool
+    from fcect.clinical.correlations import as_bool
 
     style()
     m = motion.copy()
@@ -550,7 +550,7 @@ def hamd_paired_figure(participants: pd.DataFrame, reduction="rate"):
     with the paired t test."""
     from scipy import stats
 
-    from .clinical import as_bool
+    from fcect.clinical.correlations import as_bool
 
     style()
     p = participants[(participants["group"] == "TRD") & as_bool(participants["included_ect"])]
@@ -751,7 +751,7 @@ def surface_figure(pls: dict, response_label="regional mean t"):
     fsaverage5 inflated surface (nilearn), lateral and medial views; regions not analysed are grey."""
     from nilearn import datasets, plotting
 
-    from .spin import dk_surface_labels
+    from fcect.transcriptomics.nulls import dk_surface_labels
 
     style()
     reg = _regions_frame(pls)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .inference import structure
+from fcect.group.inference import structure
 
 TABLE_COLUMNS = [
     "cluster_id", "method", "feed", "direction", "size_voxels", "size_mm3", "peak_x", "peak_y", "peak_z",
@@ -105,7 +105,7 @@ def cluster_table(method_clusters, mask, affine, t, effsize, atlas=None, directi
                 "aal_labels": "n/a",
             }
             if atlas is not None:
-                from .atlas import format_coverage
+                from fcect.core.atlas import format_coverage
 
                 row["aal_labels"] = format_coverage(atlas.coverage(ijk_all[vox]), min_cover_percent) or "n/a"
             rows.append(row)

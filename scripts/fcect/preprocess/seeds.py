@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .io import InputError, read_tsv
+from fcect.core.io import InputError, read_tsv
 
 SEED_COLUMNS = ["seed_id", "lobule", "network", "hemi", "x", "y", "z", "radius_mm", "source"]
 
@@ -25,7 +25,7 @@ PROVISIONAL_SEEDS = [
 
 def derive_provisional_seeds(radius_mm=6.0) -> pd.DataFrame:
     """Seed centres = the AAL2 label voxel nearest to the label's centroid (2 mm atlas), rounded to 1 mm."""
-    from .masks import load_aal
+    from fcect.preprocess.masks import load_aal
 
     img, labels = load_aal()
     data = np.asarray(img.get_fdata(), dtype=np.int32)
@@ -39,7 +39,7 @@ def derive_provisional_seeds(radius_mm=6.0) -> pd.DataFrame:
         x, y, z = (int(round(v)) for v in best)
         rows.append(dict(seed_id=seed_id, lobule=lobule, network=network, hemi=hemi, x=x, y=y, z=z,
                          radius_mm=radius_mm,
-                         source=f"provisional: AAL2 {label} voxel nearest its centroid (fcect.seeds)"))
+                         source=f"provisional: AAL2 {label} voxel nearest its centroid (fcect.preprocess.seeds)"))
     return pd.DataFrame(rows, columns=SEED_COLUMNS)
 
 

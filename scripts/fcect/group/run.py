@@ -23,9 +23,9 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from . import inference as inf
-from . import inference_tables as tab
-from .io import InputError, read_tsv, save_json, save_nifti, save_tsv
+from fcect.group import inference as inf
+from fcect.group import tables as tab
+from fcect.core.io import InputError, read_tsv, save_json, save_nifti, save_tsv
 
 DIRECTIONS = {"baseline": ("TRD>HC", "HC>TRD"), "ect": ("post>pre", "pre>post")}
 CONTRASTS = ("baseline", "ect")
@@ -275,7 +275,7 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
             method_clusters[m] = tab.significant_clusters(
                 m, mask, t_vec, alphas[m], p_fwe=p_maps[m], result=res, grf=grf,
                 connectivity=int(cfg.get("connectivity", 26)))
-    from .atlas import load_aal
+    from fcect.core.atlas import load_aal
 
     atlas = load_aal(affine, mask.shape)
     table, idmap = tab.cluster_table(method_clusters, mask, affine, t_vec, eff, atlas=atlas,

@@ -115,7 +115,7 @@ def ora_stats(gs: GeneSets, lists) -> tuple:
 
 
 def ora_table(gs: GeneSets, in_list, list_name: str = "") -> pd.DataFrame:
-    from .transcriptomics import bh_fdr
+    from fcect.transcriptomics.pls import bh_fdr
     in_list = np.asarray(in_list, bool)
     k, logp = ora_stats(gs, in_list)
     k, logp = k[:, 0], logp[:, 0]

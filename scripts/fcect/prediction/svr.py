@@ -591,7 +591,7 @@ def prediction_data(part, fc_index: dict, mask_path, seed: str, sample: str = "c
     and the full-sample cluster labels (in-mask vector) when ``labels_path`` is given."""
     import nibabel as nib
 
-    from .clinical import as_bool, load_labels, load_maps, reduction_column
+    from fcect.clinical.correlations import as_bool, load_labels, load_maps, reduction_column
 
     if sample not in SAMPLES:
         raise ValueError(f"prediction sample must be one of {list(SAMPLES)}, not {sample!r}")

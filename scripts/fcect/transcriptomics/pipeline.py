@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import enrichment as en
-from . import spin
-from . import transcriptomics as tx
+from fcect.transcriptomics import enrichment as en
+from fcect.transcriptomics import nulls as spin
+from fcect.transcriptomics import pls as tx
 
 LISTS = ("pls1pos", "pls1neg", "gsea")
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import ahba
-from . import enrichment as en
-from . import transcriptomics as tx
-from . import tx_pipeline as tp
-from .io import save_json, save_text, save_tsv
+from fcect.transcriptomics import ahba
+from fcect.transcriptomics import enrichment as en
+from fcect.transcriptomics import pls as tx
+from fcect.transcriptomics import pipeline as tp
+from fcect.core.io import save_json, save_text, save_tsv
 
 STEP = {"nulls": 1, "bootstrap": 2, "calibration": 3, "gsea": 4}
 

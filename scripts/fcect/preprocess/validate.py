@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import InputError, read_tsv
+from fcect.core.io import InputError, read_tsv
 
 REQUIRED = ["participant_id", "group", "age", "sex", "education", "hamd_pre", "hamd_post"]
 

@@ -1,0 +1,1 @@
+"""Clinical stage: demographics (Table 1) and FC-change vs HAMD-reduction correlations."""

@@ -1,0 +1,1 @@
+"""Leave-one-out SVR of the HAMD reduction from baseline FC, permutation and nested selection."""

@@ -1,0 +1,1 @@
+"""Masks, seeds, input validation, denoising, seed-to-voxel FC and head-motion QC."""

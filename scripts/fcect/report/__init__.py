@@ -1,0 +1,1 @@
+"""Summary JSON and methods text built from the results and the validated config."""

@@ -1,0 +1,1 @@
+"""Simulated cohort with planted effects, in the fMRIPrep-derivatives layout."""

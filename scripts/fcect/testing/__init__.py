@@ -1,0 +1,1 @@
+"""Synthetic data used by the tests. No pipeline code imports this subpackage."""

@@ -1,0 +1,1 @@
+"""Imaging transcriptomics: AHBA expression, PLS, spatial nulls, bootstrap, enrichment."""
