@@ -10,6 +10,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+def pytest_collection_modifyitems(config, items):
+    """Markers from the layout: tests/validity -> validity; tests/workflow and users of the tiny run -> workflow
+    and slow (see pytest.ini)."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts[0] == "validity":
+            item.add_marker(pytest.mark.validity)
+        if parts[0] == "workflow" or "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.workflow)
+            item.add_marker(pytest.mark.slow)
+
+
 WORKFLOW_PARTS = ["Snakefile", "config", "rules", "scripts", "envs", "profiles"]
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+ROOT = REPO
 from fcect.transcriptomics import ahba
 from fcect.testing import transcriptomics as syn
 

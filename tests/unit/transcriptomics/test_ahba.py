@@ -12,7 +12,8 @@ import pytest
 
 from fcect.transcriptomics import ahba
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+ROOT = REPO
 CACHED = ROOT / "resources" / "downloads" / ahba.ITX_ARCHIVE
 
 

@@ -11,7 +11,8 @@ import yaml
 
 from fcect.report import summary as R
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+REPO = REPO
 SCHEMA = json.loads((REPO / "config/schema/summary.schema.json").read_text())
 
 

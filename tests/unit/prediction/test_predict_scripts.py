@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from conftest import REPO
+ROOT = REPO
 
 from fcect.prediction import svr as P
 

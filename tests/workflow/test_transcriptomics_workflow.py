@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+ROOT = REPO
 from fcect.transcriptomics import ahba
 from fcect.testing import transcriptomics as syn
 
