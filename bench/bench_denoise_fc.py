@@ -40,7 +40,8 @@ def main():
     from fcect.preprocess.masks import make_masks, seed_masks
     from fcect.preprocess.pipeline import denoise_and_fc
     from fcect.preprocess.seeds import read_seeds
-    from fcect.simulate.cohort import SimParams, cohort_table, fmriprep_paths, write_scan
+    from fcect.core.paths import fmriprep_paths
+    from fcect.simulate.cohort import SimParams, cohort_table, write_scan
 
     warnings.filterwarnings("ignore")
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())

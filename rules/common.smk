@@ -4,8 +4,10 @@ from pathlib import Path
 import pandas as pd
 
 from fcect.preprocess.seeds import read_seeds
-from fcect.simulate.cohort import SimParams, cohort_table, fmriprep_paths, scans_of
-from fcect.preprocess.validate import check_fmriprep_files, expected_scans, read_participants
+from fcect.core.paths import fmriprep_paths
+from fcect.simulate.cohort import SimParams, cohort_table, scans_of
+from fcect.core.participants import expected_scans, read_participants
+from fcect.preprocess.validate import check_fmriprep_files
 
 SES_PRE = config["inputs"]["sessions"]["pre"]
 SES_POST = config["inputs"]["sessions"]["post"]

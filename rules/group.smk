@@ -1,7 +1,8 @@
 # Group-level inference: per contrast (baseline TRD vs HC, ECT post - pre) and seed, t / effect-size maps,
 # FWE maps of every method, cluster table and the feed method's cluster labels (docs/ARCHITECTURE.md).
 # Helpers live in scripts/fcect/inference_group.py (snakemake --lint wants no functions next to rules).
-from fcect.group.run import fc_inputs as _group_fc_inputs, output_files as _group_output_files
+from fcect.core.paths import group_files as _group_output_files
+from fcect.group.run import fc_inputs as _group_fc_inputs
 
 GROUP = config["group"]
 GROUP_METHODS = list(GROUP["methods"])

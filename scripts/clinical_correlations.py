@@ -1,4 +1,5 @@
 """Rule clinical_correlations: cluster values per participant and their clinical correlations."""
+from fcect.core.images import index_fc_maps
 from fcect.clinical import correlations as C
 from fcect.core.io import read_tsv, run_logged, save_tsv
 
@@ -6,7 +7,7 @@ from fcect.core.io import read_tsv, run_logged, save_tsv
 def main(smk, log):
     p = smk.params
     part = read_tsv(smk.input.participants)
-    fc_index = C.index_fc_maps(smk.input.fc)
+    fc_index = index_fc_maps(smk.input.fc)
     label_paths = {tuple(k): path for k, path in zip(p.label_keys, smk.input.labels)}
     values, clusters = C.cluster_values_table(part, fc_index, label_paths, p.ses_pre, p.ses_post,
                                               p.reduction)

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from fcect.prediction import svr as P
-from fcect.clinical.correlations import index_fc_maps
+from fcect.core.images import index_fc_maps
 from fcect.core.io import read_tsv, run_logged, save_json, save_tsv
 
 

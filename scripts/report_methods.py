@@ -1,6 +1,7 @@
 """Rule report_methods: results/methods.md (+ .html) from the validated config and the package versions in use."""
 import json
 
+from fcect.core.html import markdown_to_html
 from fcect.report import summary as R
 from fcect.core.io import read_tsv, run_logged, save_text
 
@@ -16,7 +17,7 @@ def main(smk, log):
     md = R.methods_markdown(smk.config, versions, sample=sample, stages=smk.params.stages,
                             group_info=group_info, seeds=read_tsv(smk.input.seeds_tsv))
     save_text(md, smk.output.md)
-    save_text(R.markdown_to_html(md), smk.output.html)
+    save_text(markdown_to_html(md), smk.output.html)
     log.info("methods: %d words, stages %s, versions %s", len(md.split()), smk.params.stages, versions)
 
 

@@ -22,6 +22,7 @@ import pytest
 from conftest import REPO
 ROOT = REPO
 
+from fcect.core import participants
 from fcect.clinical import correlations as C
 from fcect.prediction import svr as P
 
@@ -44,7 +45,7 @@ def test_planted_clinical_effects_recovered_from_cohort_model():
     noise_sd = 1 / np.sqrt(190 - 3)  # Fisher z SE of one scan's correlation (190 volumes)
     z_pre = np.arctanh(wide["pre"].to_numpy()) + noise_sd * rng.standard_normal(n)
     z_post = np.arctanh(wide["post"].to_numpy()) + noise_sd * rng.standard_normal(n)
-    red = C.hamd_reduction(part["hamd_pre"], part["hamd_post"], "rate")
+    red = participants.hamd_reduction(part["hamd_pre"], part["hamd_post"], "rate")
     planted_rate = part["hamd_reduction_planted"].to_numpy(float)
     se_z = 1 / np.sqrt(n - 3)
     # ECT change vs reduction

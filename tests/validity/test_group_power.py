@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 
+from fcect.core.paths import group_files
 from fcect.group import run as G
 from fcect.simulate.cohort import REGIONS
 
@@ -44,7 +45,7 @@ def test_tiny_run_group_outputs_and_null_seed(tiny_run):
     for contrast in ("baseline", "ect"):
         for seed in SEEDS:
             d = wd / "results" / "group" / contrast / f"seed-{seed}"
-            for f in G.output_files(cfg_methods):
+            for f in group_files(cfg_methods):
                 assert (d / f).exists(), d / f
             info = json.loads((d / "group.json").read_text())
             tab = pd.read_csv(d / "clusters.tsv", sep="\t")

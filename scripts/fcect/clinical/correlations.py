@@ -18,7 +18,6 @@ Conventions
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -26,56 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fcect.core.images import fc_map_of, load_labels, load_maps
+from fcect.core.participants import as_bool, reduction_column
+
 MEASURES = ("pearson", "spearman", "partial", "partial_spearman")
 
-TRUE_STRINGS = {"true", "1", "yes", "y", "t", "included"}
-FALSE_STRINGS = {"false", "0", "no", "n", "f", "excluded", "", "nan", "n/a", "none"}
-
 
 # --------------------------------------------------------------------------------------------
-# small helpers shared by demographics / predict
+# covariates
 # --------------------------------------------------------------------------------------------
-def as_bool(series: pd.Series | Sequence) -> np.ndarray:
-    """Parse a boolean-ish column (True/False, 1/0, yes/no, with NaN = False) into a bool array."""
-    s = pd.Series(series)
-    if s.dtype == bool:
-        return s.to_numpy()
-    out = np.zeros(len(s), dtype=bool)
-    for i, v in enumerate(s.tolist()):
-        if isinstance(v, (bool, np.bool_)):
-            out[i] = bool(v)
-        elif v is None or (isinstance(v, float) and np.isnan(v)):
-            out[i] = False
-        elif isinstance(v, (int, float, np.integer, np.floating)):
-            out[i] = bool(v)
-        else:
-            t = str(v).strip().lower()
-            if t in TRUE_STRINGS:
-                out[i] = True
-            elif t in FALSE_STRINGS:
-                out[i] = False
-            else:
-                raise ValueError(f"cannot interpret {v!r} as a boolean")
-    return out
-
-
-def hamd_reduction(pre, post, formula: str = "rate") -> np.ndarray:
-    """HAMD reduction per subject: ``rate`` = (pre - post) / pre, ``absolute`` = pre - post.
-
-    Missing pre or post -> NaN. A rate with pre == 0 is undefined -> NaN.
-    """
-    pre = pd.to_numeric(pd.Series(pre), errors="coerce").to_numpy(dtype=float)
-    post = pd.to_numeric(pd.Series(post), errors="coerce").to_numpy(dtype=float)
-    diff = pre - post
-    if formula == "rate":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(pre > 0, diff / np.where(pre > 0, pre, 1.0), np.nan)
-        return np.where(np.isnan(diff), np.nan, out)
-    if formula in ("absolute", "difference"):
-        return diff
-    raise ValueError(f"unknown HAMD reduction formula {formula!r} (use 'rate' or 'absolute')")
-
-
 def covariate_matrix(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
     """Numeric (n, k) matrix of covariates; ``sex`` (M/F) coded M = 1, F = 0.
 
@@ -274,46 +232,6 @@ def cluster_descriptors(labels: np.ndarray, affine: np.ndarray, ids=None) -> pd.
                                        "com_z"])
 
 
-def load_labels(path) -> tuple[np.ndarray, np.ndarray]:
-    import nibabel as nib
-    img = nib.load(str(path))
-    data = np.asarray(img.dataobj)
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
-    if data.ndim != 3:
-        raise ValueError(f"{path}: expected a 3-D integer label image, got shape {data.shape}")
-    return np.rint(data).astype(np.int64), img.affine
-
-
-def load_maps(paths: Sequence, ref_shape=None, ref_affine=None, voxels: np.ndarray | None = None
-              ) -> np.ndarray:
-    """Stack 3-D maps into (n, n_vox) (``voxels``: flat boolean selection; default all voxels).
-
-    Every map must share the reference grid (shape and affine to 1e-4 mm); otherwise a clear error
-    naming the file is raised.
-    """
-    import nibabel as nib
-    out = None
-    for i, p in enumerate(paths):
-        img = nib.load(str(p))
-        shape = img.shape[:3]
-        if ref_shape is None:
-            ref_shape, ref_affine = shape, img.affine
-        if tuple(shape) != tuple(ref_shape) or not np.allclose(img.affine, ref_affine, atol=1e-4):
-            raise ValueError(f"{p}: grid {shape} / affine differs from the reference grid "
-                             f"{tuple(ref_shape)}; all FC maps and cluster labels must share "
-                             "the analysis grid")
-        d = np.asarray(img.dataobj, dtype=np.float64).reshape(-1)
-        if voxels is not None:
-            d = d[voxels]
-        if out is None:
-            out = np.empty((len(paths), d.size))
-        out[i] = d
-    if out is None:
-        return np.empty((0, 0 if voxels is None else int(np.sum(voxels))))
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # correlation tables
 # --------------------------------------------------------------------------------------------
@@ -396,47 +314,6 @@ def correlation_table(blocks: Sequence[Mapping], measures: Sequence[str],
 # --------------------------------------------------------------------------------------------
 # from workflow files to tables
 # --------------------------------------------------------------------------------------------
-_ENTITY = {k: re.compile(rf"(?:^|[_/]){k}-([A-Za-z0-9]+)") for k in ("sub", "ses", "seed")}
-
-
-def parse_entities(path) -> dict:
-    """BIDS-like entities sub / ses / seed from a file name (the last occurrence wins)."""
-    name = str(path).replace("\\", "/").split("/")[-1]
-    out = {}
-    for k, rx in _ENTITY.items():
-        m = rx.findall(name)
-        if m:
-            out[k] = m[-1]
-    return out
-
-
-def index_fc_maps(paths: Sequence) -> dict:
-    """{(participant_id 'sub-X', session, seed): path} from FC map file names."""
-    idx = {}
-    for p in paths:
-        e = parse_entities(p)
-        if not {"sub", "ses", "seed"} <= set(e):
-            raise ValueError(f"{p}: cannot read sub/ses/seed entities from the file name")
-        idx[(f"sub-{e['sub']}", e["ses"], e["seed"])] = str(p)
-    return idx
-
-
-def reduction_column(part: pd.DataFrame, formula: str | None) -> np.ndarray:
-    """HAMD reduction: the QC table's ``hamd_reduction`` column when ``formula`` is None, else
-    recomputed from hamd_pre / hamd_post with ``formula`` (rate | absolute)."""
-    if formula is None and "hamd_reduction" in part.columns:
-        return pd.to_numeric(part["hamd_reduction"], errors="coerce").to_numpy(dtype=float)
-    return hamd_reduction(part["hamd_pre"], part["hamd_post"], formula or "rate")
-
-
-def _get(fc_index, key):
-    try:
-        return fc_index[key]
-    except KeyError:
-        raise FileNotFoundError(f"no FC map for {key[0]} ses-{key[1]} seed-{key[2]} among the "
-                                "inputs (is the scan listed in the QC table but not computed?)")
-
-
 def cluster_values_table(part: pd.DataFrame, fc_index: dict, label_paths: Mapping,
                          ses_pre: str = "pre", ses_post: str = "post",
                          reduction: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -464,14 +341,14 @@ def cluster_values_table(part: pd.DataFrame, fc_index: dict, label_paths: Mappin
         sel = labels.ravel() > 0
         lab_sel = labels.ravel()[sel]
         subs_b = np.flatnonzero(inc_b)
-        pre = cluster_means(load_maps([_get(fc_index, (part["participant_id"].iloc[i], ses_pre,
+        pre = cluster_means(load_maps([fc_map_of(fc_index, *(part["participant_id"].iloc[i], ses_pre,
                                                         seed)) for i in subs_b],
                                       labels.shape, affine, sel), lab_sel, ids)
         subs_e = np.flatnonzero(inc_e & inc_b)
         post_all = np.full((len(part), len(ids)), np.nan)
         if subs_e.size:
             post_all[subs_e] = cluster_means(
-                load_maps([_get(fc_index, (part["participant_id"].iloc[i], ses_post, seed))
+                load_maps([fc_map_of(fc_index, *(part["participant_id"].iloc[i], ses_post, seed))
                            for i in subs_e], labels.shape, affine, sel), lab_sel, ids)
         pre_all = np.full((len(part), len(ids)), np.nan)
         pre_all[subs_b] = pre

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fcect.clinical.correlations import as_bool, hamd_reduction
+from fcect.core.participants import as_bool, hamd_reduction
 
 TABLE_COLUMNS = ["section", "variable", "summary", "TRD", "HC", "test", "statistic", "df", "p",
                  "n_TRD", "n_HC", "TRD_mean", "TRD_sd", "HC_mean", "HC_sd", "note"]

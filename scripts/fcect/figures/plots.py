@@ -25,6 +25,8 @@ from matplotlib import colors as mcolors
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from fcect.core.participants import as_bool, hamd_reduction
+
 WIDTH_IN = 7.0
 HALF_WIDTH_IN = 3.5
 DPI = 300
@@ -216,7 +218,6 @@ def qc_figure(motion: pd.DataFrame, participants: pd.DataFrame, max_translation=
     rotation with the exclusion thresholds, (c) included / excluded scans per group and session."""
     import seaborn as sns
 
-    from fcect.clinical.correlations import as_bool
 
     style()
     m = motion.copy()
@@ -550,7 +551,6 @@ def hamd_paired_figure(participants: pd.DataFrame, reduction="rate"):
     with the paired t test."""
     from scipy import stats
 
-    from fcect.clinical.correlations import as_bool
 
     style()
     p = participants[(participants["group"] == "TRD") & as_bool(participants["included_ect"])]
@@ -580,7 +580,7 @@ def hamd_paired_figure(participants: pd.DataFrame, reduction="rate"):
         t, pv = stats.ttest_rel(pre, post)
         ax.set_title(f"paired t({len(pre) - 1}) = {t:.2f}\np {fmt_p(pv)}, n = {len(pre)}", fontsize=7)
     ax.set_ylim(0, max(pre.max(), post.max()) * 1.08 + 1)
-    red = (pre - post) / pre if reduction == "rate" else pre - post
+    red = hamd_reduction(pre, post, reduction)
     red = red[np.isfinite(red)]
     ax2.boxplot([red], widths=0.5, showfliers=False, medianprops=dict(color="black"),
                 boxprops=dict(color="0.4"), whiskerprops=dict(color="0.4"), capprops=dict(color="0.4"))
@@ -852,37 +852,3 @@ def enrichment_figure(tables: dict, library: str, top_terms: int = 10, alpha: fl
     fig.suptitle(f"Enrichment, {library}: top {top_terms} terms per list (filled: q < {alpha:g}; dashed: q = "
                  f"{alpha:g})", y=1 - 0.08 / H, va="top")
     return fig
-
-
-# ---------------------------------------------------------------------------------------------------- tables
-def table_html(df: pd.DataFrame, title: str, note: str = "", float_digits: int = 3) -> str:
-    """A small standalone HTML page with the table (for the Snakemake report, which shows HTML in a frame)."""
-    import html
-
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            if not np.isfinite(v):
-                return ""
-            if v != 0 and abs(v) < 10 ** -float_digits:
-                return f"{v:.2e}"
-            return f"{v:.{float_digits}g}" if abs(v) < 1e4 else f"{v:.0f}"
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        return html.escape(str(v))
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>"
-                     for r in df.itertuples(index=False))
-    style_ = ("body{font-family:sans-serif;font-size:13px;margin:12px}table{border-collapse:collapse}"
-              "th,td{border-bottom:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
-              "th{background:#f2f2f2;position:sticky;top:0}tr:hover{background:#fafafa}"
-              "p.note{color:#555;max-width:60em}")
-    empty = "<p><em>No rows.</em></p>" if df.empty else ""
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style_}</style></head><body><h3>{html.escape(title)}</h3>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{empty}"
-            + (f"<p class='note'>{html.escape(note)}</p>" if note else "") + "</body></html>\n")
-
-
-def ensure_dir(path):
-    os.makedirs(os.path.dirname(str(path)) or ".", exist_ok=True)

@@ -14,7 +14,6 @@ Outputs in ``results/group/<contrast>/seed-<id>/`` (docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
-import re
 import time
 import zlib
 from pathlib import Path
@@ -25,28 +24,12 @@ import pandas as pd
 
 from fcect.group import inference as inf
 from fcect.group import tables as tab
+from fcect.core.images import index_fc_maps, load_maps
 from fcect.core.io import InputError, read_tsv, save_json, save_nifti, save_tsv
+from fcect.core.participants import as_bool, participant_id
+from fcect.core.paths import logp_name
+from fcect.core.vocabulary import DIRECTIONS, PERMUTATION_METHODS
 
-DIRECTIONS = {"baseline": ("TRD>HC", "HC>TRD"), "ect": ("post>pre", "pre>post")}
-CONTRASTS = ("baseline", "ect")
-
-
-def _bool(series):
-    out = []
-    for v in series.tolist():
-        if isinstance(v, (bool, np.bool_)):
-            out.append(bool(v))
-        elif isinstance(v, (int, float, np.integer, np.floating)):
-            out.append(bool(v) if np.isfinite(v) else False)
-        else:
-            out.append(str(v).strip().lower() in ("true", "1", "yes", "y"))
-    return np.asarray(out, dtype=bool)
-
-
-def output_files(methods):
-    """File names written into results/group/<contrast>/seed-<id>/ (docs/ARCHITECTURE.md)."""
-    return (["stat-t.nii.gz", "stat-effsize.nii.gz", "clusters.tsv", "cluster_labels.nii.gz", "group.json"]
-            + [f"logp-fwe_method-{m}.nii.gz" for m in methods])
 
 
 def fc_inputs(contrast, seed, scans, ses_pre, ses_post, fc_map):
@@ -98,7 +81,7 @@ def design(part, contrast, covariates, path="participants_included.tsv"):
     part = part.reset_index(drop=True)
     grp = part["group"].astype(str).str.strip()
     if contrast == "baseline":
-        use = _bool(part["included_baseline"]) & grp.isin(["TRD", "HC"]).to_numpy()
+        use = as_bool(part["included_baseline"]) & grp.isin(["TRD", "HC"]).to_numpy()
         sub = part[use].reset_index(drop=True)
         x = (sub["group"].astype(str).str.strip() == "TRD").to_numpy(float)
         n1, n0 = int(x.sum()), int((1 - x).sum())
@@ -109,7 +92,7 @@ def design(part, contrast, covariates, path="participants_included.tsv"):
         desc = ["TRD (1) / HC (0)", "intercept"] + [f"{c} (demeaned)" for c in covariates]
         counts = {"TRD": n1, "HC": n0}
     elif contrast == "ect":
-        use = _bool(part["included_ect"]) & (grp == "TRD").to_numpy()
+        use = as_bool(part["included_ect"]) & (grp == "TRD").to_numpy()
         sub = part[use].reset_index(drop=True)
         if len(sub) < 3:
             raise InputError(path, f"ECT comparison needs >= 3 included completers (got {len(sub)})")
@@ -125,37 +108,6 @@ def design(part, contrast, covariates, path="participants_included.tsv"):
     return sub, x, Z, desc, counts
 
 
-_SUBSES = re.compile(r"sub-([A-Za-z0-9]+)_ses-([A-Za-z0-9]+)_")
-
-
-def index_fc_maps(paths):
-    """{(participant_id 'sub-X', session): path} from the FC map file names."""
-    out = {}
-    for p in paths:
-        m = _SUBSES.search(Path(p).name)
-        if not m:
-            raise InputError(p, "FC map name lacks sub-<label>_ses-<label>_")
-        out[(f"sub-{m.group(1)}", m.group(2))] = str(p)
-    return out
-
-
-def load_maps(paths, mask_img, mask):
-    """(n, V) float32 matrix of the mask voxels of each map; grids must match the analysis mask."""
-    Y = np.empty((len(paths), int(mask.sum())), dtype=np.float32)
-    for i, p in enumerate(paths):
-        img = nib.load(str(p))
-        if img.shape[:3] != mask_img.shape[:3] or not np.allclose(img.affine, mask_img.affine, atol=1e-4):
-            raise InputError(p, f"grid {img.shape[:3]} / affine differs from the analysis mask {mask_img.shape[:3]}")
-        d = np.asarray(img.dataobj, dtype=np.float32)
-        Y[i] = d.reshape(d.shape[:3])[mask]
-    return Y
-
-
-def _pid(v):
-    v = str(v)
-    return v if v.startswith("sub-") else f"sub-{v}"
-
-
 def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg, random_seed, n_seeds,
               sessions=("pre", "post"), baseline_labels=None, log=None):
     """Run one contrast for one seed and write every output into ``out_dir``. Returns the group.json dict."""
@@ -163,7 +115,7 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
     say = log.info if log is not None else (lambda *a: None)
     out = Path(out_dir)
     methods = list(cfg["methods"])
-    perm_methods = [m for m in methods if m in inf.PERMUTATION_METHODS]
+    perm_methods = [m for m in methods if m in PERMUTATION_METHODS]
     feed = cfg["feed_method"]
     if feed not in methods:
         raise ValueError(f"group.feed_method {feed!r} is not among group.methods {methods}")
@@ -177,13 +129,13 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
     mask_full = np.asarray(mask_img.dataobj).reshape(mask_img.shape[:3]) > 0
     fc = index_fc_maps(fc_paths)
     ses_pre, ses_post = sessions
-    pids = [_pid(v) for v in sub["participant_id"]]
+    pids = [participant_id(v) for v in sub["participant_id"]]
 
     def get(pid, ses):
-        if (pid, ses) not in fc:
+        if (pid, ses, seed_id) not in fc:
             raise InputError(participants, f"{pid} ses-{ses} is included but its seed-{seed_id} FC map is not "
                                            "among the inputs")
-        return fc[(pid, ses)]
+        return fc[(pid, ses, seed_id)]
 
     # analysis mask of this contrast
     mask = mask_full.copy()
@@ -224,11 +176,11 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
         info["skipped"] = "empty mask (no baseline cluster for this seed)"
         say("empty mask: writing empty outputs")
     else:
-        if contrast == "baseline":
-            Y = load_maps([get(p, ses_pre) for p in pids], mask_img, mask)
-        else:
-            Y = load_maps([get(p, ses_post) for p in pids], mask_img, mask) - \
-                load_maps([get(p, ses_pre) for p in pids], mask_img, mask)
+        def load(ses):
+            return load_maps([get(p, ses) for p in pids], mask_img.shape[:3], mask_img.affine, mask.ravel(),
+                             dtype=np.float32)
+
+        Y = load(ses_pre) if contrast == "baseline" else load(ses_post) - load(ses_pre)
         res = inf.permutation_inference(
             Y, x, Z, mask=mask, methods=perm_methods or ("maxt",), n_perm=int(cfg["n_perm"]),
             cluster_forming_p=float(cfg["cluster_forming_p"]), random_state=rs,
@@ -293,7 +245,7 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
     save_nifti(vol(t_vec), out / "stat-t.nii.gz")
     save_nifti(vol(eff), out / "stat-effsize.nii.gz")
     for m in methods:
-        save_nifti(vol(-np.log10(np.clip(p_maps[m], 1e-300, 1.0))), out / f"logp-fwe_method-{m}.nii.gz")
+        save_nifti(vol(-np.log10(np.clip(p_maps[m], 1e-300, 1.0))), out / logp_name(m))
     save_tsv(table, out / "clusters.tsv")
     save_nifti(nib.Nifti1Image(labels3d.astype(np.int32), affine), out / "cluster_labels.nii.gz")
     save_json(info, out / "group.json")

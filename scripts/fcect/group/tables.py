@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from fcect.group.inference import structure
+from fcect.core.clusters import structure
 
 TABLE_COLUMNS = [
     "cluster_id", "method", "feed", "direction", "size_voxels", "size_mm3", "peak_x", "peak_y", "peak_z",

@@ -47,6 +47,10 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage, stats
 
+from fcect.core.clusters import structure
+from fcect.core.images import fc_map_of, load_labels, load_maps
+from fcect.core.participants import as_bool, reduction_column
+
 # --------------------------------------------------------------------------------------------
 # SVR fitting: fast path through sklearn's libsvm binding, verified against sklearn.svm.SVR
 # --------------------------------------------------------------------------------------------
@@ -311,9 +315,6 @@ class Geometry:
         return box[self._local]
 
 
-STRUCT26 = np.ones((3, 3, 3), dtype=bool)
-STRUCT = {26: STRUCT26, 18: ndimage.generate_binary_structure(3, 2),
-          6: ndimage.generate_binary_structure(3, 1)}
 
 
 def one_sample_t(D: np.ndarray) -> np.ndarray:
@@ -345,7 +346,7 @@ def select_clusters(D_train: np.ndarray, geom: Geometry, voxel_p: float = 0.001,
         supra = np.nan_to_num(sign * t, nan=-np.inf) > thr
         if not supra.any():
             continue
-        lab, k = ndimage.label(geom.to_box(supra, False), structure=STRUCT[connectivity])
+        lab, k = ndimage.label(geom.to_box(supra, False), structure=structure(connectivity))
         lv = geom.from_box(lab)
         sizes = np.bincount(lv, minlength=k + 1)
         for c in range(1, k + 1):
@@ -591,7 +592,6 @@ def prediction_data(part, fc_index: dict, mask_path, seed: str, sample: str = "c
     and the full-sample cluster labels (in-mask vector) when ``labels_path`` is given."""
     import nibabel as nib
 
-    from fcect.clinical.correlations import as_bool, load_labels, load_maps, reduction_column
 
     if sample not in SAMPLES:
         raise ValueError(f"prediction sample must be one of {list(SAMPLES)}, not {sample!r}")
@@ -611,10 +611,7 @@ def prediction_data(part, fc_index: dict, mask_path, seed: str, sample: str = "c
     vox = mask.ravel()
 
     def path(sub, ses):
-        key = (sub, ses, seed)
-        if key not in fc_index:
-            raise FileNotFoundError(f"no FC map for {sub} ses-{ses} seed-{seed} among the inputs")
-        return fc_index[key]
+        return fc_map_of(fc_index, sub, ses, seed)
 
     B = load_maps([path(s, ses_pre) for s in ids], mask.shape, mimg.affine, vox)
     has_diff = inc_e[idx]

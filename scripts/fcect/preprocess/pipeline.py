@@ -10,7 +10,7 @@ from fcect.preprocess.denoise import PRESETS, censor_mask, denoise_scan
 from fcect.preprocess.fc import fisher_z, seed_to_voxel_r
 from fcect.core.io import InputError, read_tsv, save_json, save_nifti, save_tsv
 from fcect.preprocess.qc import decide, propagate, scan_motion
-from fcect.preprocess.validate import read_participants
+from fcect.core.participants import read_participants
 
 
 def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_tsv, params, seed_ids,

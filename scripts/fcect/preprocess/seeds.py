@@ -25,9 +25,9 @@ PROVISIONAL_SEEDS = [
 
 def derive_provisional_seeds(radius_mm=6.0) -> pd.DataFrame:
     """Seed centres = the AAL2 label voxel nearest to the label's centroid (2 mm atlas), rounded to 1 mm."""
-    from fcect.preprocess.masks import load_aal
+    from fcect.core.atlas import load_aal_image
 
-    img, labels = load_aal()
+    img, labels = load_aal_image()
     data = np.asarray(img.get_fdata(), dtype=np.int32)
     rows = []
     for seed_id, label, lobule, network, hemi in PROVISIONAL_SEEDS:

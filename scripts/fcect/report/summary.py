@@ -20,6 +20,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from fcect.core.participants import as_bool
+
 SCHEMA_VERSION = "1.0"
 PAPER_DOI = "10.1111/pcn.70071"
 # distributions whose versions are reported (the pins of envs/analysis.yaml plus the workflow engine)
@@ -80,10 +82,8 @@ def _str(v):
     return None if s in ("", "n/a", "nan") else s
 
 
-def _bool_series(s: pd.Series) -> pd.Series:
-    if s.dtype == bool:
-        return s
-    return s.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+def _flags(s: pd.Series) -> pd.Series:
+    return pd.Series(as_bool(s), index=s.index)
 
 
 # ------------------------------------------------------------------------------------------------- sections
@@ -91,9 +91,9 @@ def sample_section(participants: pd.DataFrame, motion: pd.DataFrame | None = Non
     """Group sizes before and after QC exclusion (participants_included.tsv, motion.tsv)."""
     p = participants
     g = p["group"].astype(str)
-    inc_b = _bool_series(p["included_baseline"])
-    inc_e = _bool_series(p["included_ect"]) & (g == "TRD")
-    has_post = _bool_series(p["has_post"]) if "has_post" in p else pd.Series(False, index=p.index)
+    inc_b = _flags(p["included_baseline"])
+    inc_e = _flags(p["included_ect"]) & (g == "TRD")
+    has_post = _flags(p["has_post"]) if "has_post" in p else pd.Series(False, index=p.index)
     out = {
         "listed": {"TRD": int((g == "TRD").sum()), "HC": int((g == "HC").sum())},
         "baseline_included": {"TRD": int((inc_b & (g == "TRD")).sum()), "HC": int((inc_b & (g == "HC")).sum())},
@@ -101,7 +101,7 @@ def sample_section(participants: pd.DataFrame, motion: pd.DataFrame | None = Non
         "ect_included": int((inc_e & inc_b).sum()),
     }
     if motion is not None and len(motion):
-        inc = _bool_series(motion["included"])
+        inc = _flags(motion["included"])
         out["scans"] = {"total": int(len(motion)), "included": int(inc.sum()), "excluded": int((~inc).sum())}
         ex = motion[~inc]
         out["excluded_scans"] = [
@@ -701,35 +701,6 @@ def methods_markdown(config: Mapping, versions: Mapping | None = None, sample: M
 
 def pretty_network(n) -> str:
     return str(n).replace("_", " ")
-
-
-def markdown_to_html(md: str, title: str = "Methods") -> str:
-    """Minimal Markdown (headings, paragraphs, **bold**, *italic*, `code`, numbered lists) to standalone HTML."""
-    import html as H
-
-    def inline(t):
-        t = H.escape(t)
-        t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-        t = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)", r"<em>\1</em>", t)
-        t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
-        t = re.sub(r"(doi:)(10\.\S+[^\s.,;])", r'\1<a href="https://doi.org/\2">\2</a>', t)
-        return t
-
-    out = []
-    for block in md.strip().split("\n\n"):
-        lines = block.splitlines()
-        if block.startswith("#"):
-            level = len(block) - len(block.lstrip("#"))
-            out.append(f"<h{level}>{inline(block.lstrip('#').strip())}</h{level}>")
-        elif all(re.match(r"^\d+\. ", ln) for ln in lines):
-            items = [inline(re.sub(r"^\d+\. ", "", ln)) for ln in lines]
-            out.append("<ol>" + "".join(f"<li>{it}</li>" for it in items) + "</ol>")
-        else:
-            out.append(f"<p>{inline(' '.join(lines))}</p>")
-    css = ("body{font-family:Georgia,serif;max-width:52em;margin:16px;line-height:1.45;font-size:15px}"
-           "li{margin-bottom:4px;font-size:13px}code{font-size:13px}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{H.escape(title)}</title><style>{css}"
-            f"</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
 
 
 def validate_summary(summary: Mapping, schema: Mapping) -> None:

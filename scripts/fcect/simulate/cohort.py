@@ -26,6 +26,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from fcect.core.motion import MOTION, fd_power
 from fcect.core.io import atomic_path, save_json, save_nifti, save_tsv
 
 # --------------------------------------------------------------------------------------------- the planted world
@@ -256,12 +257,6 @@ def motion_params(rng, T, tr, scale=1.0, outlier=False):
     return m
 
 
-def framewise_displacement_power(m, radius=50.0):
-    d = np.abs(np.diff(m, axis=0))
-    fd = d[:, :3].sum(axis=1) + radius * d[:, 3:].sum(axis=1)
-    return np.concatenate([[np.nan], fd])
-
-
 def _derivs(name, x):
     d = np.concatenate([[np.nan], np.diff(x)])
     return {name: x, f"{name}_derivative1": d, f"{name}_power2": x ** 2, f"{name}_derivative1_power2": d ** 2}
@@ -269,7 +264,8 @@ def _derivs(name, x):
 
 def sim_tissue(p: SimParams) -> dict:
     """Tissue maps on the simulated grid (brain, gm, wm, csf probabilities; cerebellum labels)."""
-    from fcect.preprocess.masks import aal_on_grid, cerebellum_labels, tissue_probability
+    from fcect.core.atlas import aal_on_grid, cerebellum_labels
+    from fcect.preprocess.masks import tissue_probability
 
     affine, shape = sim_grid(p.voxel_mm)
     out = {k: tissue_probability(k, affine, shape) for k in ("brain", "gm", "wm", "csf")}
@@ -386,7 +382,7 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
 
     # confounds, as fMRIPrep computes them from the image
     cols = {}
-    names = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+    names = MOTION
     for k, nme in enumerate(names):
         cols.update(_derivs(nme, m[:, k]))
     wm_mask = (wmv > 0.9)
@@ -394,7 +390,7 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     cols.update(_derivs("white_matter", vals[wm_mask].mean(axis=0)))
     cols.update(_derivs("csf", vals[csf_mask].mean(axis=0)))
     cols.update(_derivs("global_signal", vals.mean(axis=0)))
-    cols["framewise_displacement"] = framewise_displacement_power(m)
+    cols["framewise_displacement"] = fd_power(m, first=np.nan)
     # aCompCor: top principal components of high-pass-filtered WM+CSF voxel signals
     noise_vox = vals[wm_mask | csf_mask].T
     noise_vox = noise_vox - noise_vox.mean(axis=0)
@@ -450,18 +446,6 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
 
 
 # --------------------------------------------------------------------------------------------- writing
-def fmriprep_paths(root, sub, ses, task="rest", space="MNI152NLin2009cAsym", res="2"):
-    from pathlib import Path
-
-    d = Path(root) / f"sub-{sub}" / f"ses-{ses}" / "func"
-    stem = f"sub-{sub}_ses-{ses}_task-{task}"
-    sp = f"space-{space}" + (f"_res-{res}" if res not in (None, "", "none") else "")
-    return dict(bold=d / f"{stem}_{sp}_desc-preproc_bold.nii.gz",
-                bold_json=d / f"{stem}_{sp}_desc-preproc_bold.json",
-                mask=d / f"{stem}_{sp}_desc-brain_mask.nii.gz",
-                confounds=d / f"{stem}_desc-confounds_timeseries.tsv")
-
-
 def write_scan(p: SimParams, sub, ses, sub_couplings, outlier, seeds, out_paths: dict, truth_path,
                tissue_path=None):
     tissue = read_tissue(tissue_path) if tissue_path else None
@@ -550,4 +534,4 @@ def write_ground_truth(p: SimParams, couplings_path, truth_paths, out_path):
 
 
 __all__ = ["SimParams", "cohort_table", "scans_of", "simulate_scan", "write_scan", "write_participants",
-           "write_ground_truth", "fmriprep_paths", "REGIONS", "COUPLINGS", "NULL_SEEDS", "atomic_path"]
+           "write_ground_truth", "REGIONS", "COUPLINGS", "NULL_SEEDS", "atomic_path"]

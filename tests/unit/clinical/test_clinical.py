@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 
+from fcect.core import participants
 from fcect.clinical import correlations as C
 
 
@@ -82,12 +83,12 @@ def test_paper_numbers_bonferroni():
 def test_hamd_reduction():
     pre = [20, 30, np.nan, 0, 25]
     post = [10, 30, 5, 0, "n/a"]
-    np.testing.assert_allclose(C.hamd_reduction(pre, post, "rate"),
+    np.testing.assert_allclose(participants.hamd_reduction(pre, post, "rate"),
                                [0.5, 0.0, np.nan, np.nan, np.nan])
-    np.testing.assert_allclose(C.hamd_reduction(pre, post, "absolute"),
+    np.testing.assert_allclose(participants.hamd_reduction(pre, post, "difference"),
                                [10, 0, np.nan, 0, np.nan])
     with pytest.raises(ValueError):
-        C.hamd_reduction(pre, post, "percent")
+        participants.hamd_reduction(pre, post, "percent")
 
 
 def test_cluster_means_equals_loop():

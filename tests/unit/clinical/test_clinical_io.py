@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 
+from fcect.core import images
 from fcect.clinical import correlations as C
 from fcect.prediction import svr as P
 
@@ -56,14 +57,14 @@ def files(tmp_path_factory):
 
 
 def test_parse_entities():
-    e = C.parse_entities("results/fc/sub-01/ses-pre/sub-01_ses-pre_task-rest_space-X_seed-DMN9L_"
+    e = images.parse_entities("results/fc/sub-01/ses-pre/sub-01_ses-pre_task-rest_space-X_seed-DMN9L_"
                          "desc-fcz_stat.nii.gz")
     assert e == dict(sub="01", ses="pre", seed="DMN9L")
 
 
 def test_cluster_values_and_correlations(files):
     part = files["part"]
-    idx = C.index_fc_maps(files["paths"])
+    idx = images.index_fc_maps(files["paths"])
     vals, clus = C.cluster_values_table(part, idx, {("ect", "Exec2L"): files["tmp"] / "labels.nii.gz"})
     assert list(clus["cluster_id"]) == [3] and clus["size_voxels"].iloc[0] == 27
     assert len(vals) == len(part)  # every participant included at baseline, one cluster
@@ -90,7 +91,7 @@ def test_cluster_values_and_correlations(files):
 
 
 def test_missing_map_is_a_clear_error(files):
-    idx = C.index_fc_maps(files["paths"][2:])
+    idx = images.index_fc_maps(files["paths"][2:])
     with pytest.raises(FileNotFoundError, match="sub-00 ses-pre seed-Exec2L"):
         C.cluster_values_table(files["part"], idx,
                                {("ect", "Exec2L"): files["tmp"] / "labels.nii.gz"})
@@ -100,7 +101,7 @@ def test_missing_map_is_a_clear_error(files):
 def test_prediction_data(files, sample, n):
     part = files["part"].copy()
     part.loc[3, "included_ect"] = False  # post scan failed QC: kept only by all_with_reduction
-    d = P.prediction_data(part, C.index_fc_maps(files["paths"]), files["tmp"] / "mask.nii.gz",
+    d = P.prediction_data(part, images.index_fc_maps(files["paths"]), files["tmp"] / "mask.nii.gz",
                           "Exec2L", sample, labels_path=files["tmp"] / "labels.nii.gz")
     assert len(d["y"]) == n
     assert d["cluster_ids"] == [3] and set(np.unique(d["labels"])) == {0, 1}

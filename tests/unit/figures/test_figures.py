@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, run_snakemake
+from fcect.core import html as html_mod
 from fcect.figures import plots as F
 from fcect.report import summary as R
 
@@ -143,7 +144,7 @@ def test_group_figures_on_a_synthetic_map(tmp_path):
 
 
 def test_table_html_escapes_and_formats():
-    html = F.table_html(pd.DataFrame(dict(a=["<x>", "y"], p=[0.00001, np.nan])), "T & U", note="n")
+    html = html_mod.table_html(pd.DataFrame(dict(a=["<x>", "y"], p=[0.00001, np.nan])), "T & U", note="n")
     assert "&lt;x&gt;" in html and "T &amp; U" in html and "1.00e-05" in html and "<td></td>" in html
 
 

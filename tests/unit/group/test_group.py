@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage
 
 
+from fcect.core.paths import group_files
 from fcect.group import run as G
 from fcect.core.io import InputError
 
@@ -73,7 +74,7 @@ def test_baseline_outputs_design_and_planted_cluster(cohort):
     root, _, mask = cohort
     info = _run(cohort, "baseline", "baseline")
     out = root / "baseline"
-    for f in G.output_files(CFG["methods"]):
+    for f in group_files(CFG["methods"]):
         assert (out / f).exists(), f
     assert info["n"] == 23 and info["counts"] == {"TRD": 11, "HC": 12} and "sub-003" not in info["participants"]
     assert info["dof"] == 23 - 6 and info["scheme"] == "permute" and info["n_perm"] == 100
@@ -134,4 +135,4 @@ def test_rule_helpers():
     fm = lambda s, t, k: f"{s}-{t}-{k}"  # noqa: E731
     assert G.fc_inputs("baseline", "A", scans, "pre", "post", fm) == ["1-pre-A", "2-pre-A"]
     assert G.fc_inputs("ect", "A", scans, "pre", "post", fm) == ["1-pre-A", "1-post-A"]
-    assert "logp-fwe_method-grf.nii.gz" in G.output_files(["grf"])
+    assert "logp-fwe_method-grf.nii.gz" in group_files(["grf"])

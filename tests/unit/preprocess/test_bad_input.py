@@ -8,7 +8,8 @@ from fcect.preprocess.denoise import check_scan
 from fcect.core.io import InputError, save_tsv
 from fcect.preprocess.masks import make_masks, seed_masks
 from fcect.preprocess.seeds import read_seeds
-from fcect.preprocess.validate import check_fmriprep_files, read_participants
+from fcect.core.participants import read_participants
+from fcect.preprocess.validate import check_fmriprep_files
 
 from conftest import REPO
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from fcect.core.io import InputError
-from fcect.preprocess.qc import decide, fd_jenkinson, fd_power, propagate, scan_motion
+from fcect.core.motion import fd_jenkinson, fd_power
+from fcect.preprocess.qc import decide, propagate, scan_motion
 
 THR = dict(max_translation_mm=2.0, max_rotation_deg=2.0, max_mean_fd=None, min_remaining_volumes=10)
 

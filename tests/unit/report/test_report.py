@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from fcect.core import html as html_mod
 from fcect.report import summary as R
 
 from conftest import REPO
@@ -227,7 +228,7 @@ def test_methods_text_leaves_out_absent_stages(config):
 
 def test_markdown_to_html():
     md = "# Methods\n\n**Data.** A *simulated* run, `signal.clean` [1].\n\n## References\n\n1. A. doi:10.1000/xyz"
-    html = R.markdown_to_html(md)
+    html = html_mod.markdown_to_html(md)
     assert "<h1>Methods</h1>" in html and "<strong>Data.</strong>" in html and "<em>simulated</em>" in html
     assert "<code>signal.clean</code>" in html and "<ol><li>" in html
     assert 'href="https://doi.org/10.1000/xyz"' in html

@@ -2,6 +2,7 @@
 import pandas as pd
 
 from fcect.figures import plots as F
+from fcect.core.html import table_html
 from fcect.core.io import read_tsv, run_logged, save_text
 
 SHOW = ["list", "term", "set_size", "overlap", "fold_enrichment", "es", "nes", "p_geneperm", "q_geneperm",
@@ -22,7 +23,7 @@ def main(smk, log):
                 t[c] = t[c].astype(str).str.slice(0, 120)
         parts.append(t[[c for c in SHOW if c in t.columns]])
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SHOW)
-    save_text(F.table_html(table, f"Enrichment, {lib}: top 30 terms per list",
+    save_text(table_html(table, f"Enrichment, {lib}: top 30 terms per list",
                            "Sorted by the spatially calibrated q (q_spatial) where available; p_geneperm / "
                            "q_geneperm: hypergeometric (ORA) or gene-permutation (GSEA) p. Full tables: "
                            f"results/transcriptomics/enrichment_<list>_{lib}.tsv."), smk.output.html)

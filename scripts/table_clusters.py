@@ -3,7 +3,7 @@ import json
 
 import pandas as pd
 
-from fcect.figures import plots as F
+from fcect.core.html import table_html
 from fcect.core.io import read_tsv, run_logged, save_text, save_tsv
 
 COLUMNS = ["seed", "method", "feed", "cluster_id", "direction", "size_voxels", "size_mm3", "peak_x", "peak_y",
@@ -32,7 +32,7 @@ def main(smk, log):
             f"{p.method} clusters (shown in the figures) come first. Peak coordinates in MNI mm; peak_effsize = "
             f"{eff}; aal_peak = AAL2 label at the peak, aal_labels = AAL2 labels covering the cluster (%).")
     show = table.drop(columns=[c for c in ("alpha",) if c in table.columns])
-    save_text(F.table_html(show, f"Clusters, {wc.contrast} contrast", note), smk.output.html)
+    save_text(table_html(show, f"Clusters, {wc.contrast} contrast", note), smk.output.html)
     log.info("%s: %d cluster rows", wc.contrast, len(table))
 
 

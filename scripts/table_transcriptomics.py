@@ -3,7 +3,7 @@ import json
 
 import pandas as pd
 
-from fcect.figures import plots as F
+from fcect.core.html import page, table_fragment
 from fcect.core.io import read_tsv, run_logged, save_text, save_tsv
 
 
@@ -18,13 +18,12 @@ def main(smk, log):
     cols = [c for c in ("gene", "PLS1_weight", "PLS1_z", "PLS1_q", "list") if c in genes.columns]
     g = genes.dropna(subset=["PLS1_z"]).sort_values("PLS1_z")
     top = pd.concat([g.tail(n).iloc[::-1], g.head(n)])[cols]
-    html = F.table_html(comps, f"PLS components: seed {pls.get('seed')}, {pls.get('contrast')} contrast, "
-                               f"{pls.get('n_regions')} regions x {pls.get('n_genes')} genes",
-                        pls.get("methods", ""))
-    extra = [F.table_html(top, f"Top {n} positive and negative PLS1 genes by bootstrap Z"),
-             F.table_html(regions, "Regions: response and PLS1 score")]
-    body = "".join(h[h.index("<h3>"):h.index("</body>")] for h in extra)
-    save_text(html.replace("</body>", body + "</body>"), smk.output.html)
+    comps_title = (f"PLS components: seed {pls.get('seed')}, {pls.get('contrast')} contrast, "
+                   f"{pls.get('n_regions')} regions x {pls.get('n_genes')} genes")
+    body = (table_fragment(comps, comps_title, pls.get("methods", ""))
+            + table_fragment(top, f"Top {n} positive and negative PLS1 genes by bootstrap Z")
+            + table_fragment(regions, "Regions: response and PLS1 score"))
+    save_text(page(comps_title, body), smk.output.html)
     log.info("PLS table: %d components, %d regions", len(comps), len(regions))
 
 
