@@ -1,5 +1,6 @@
 # fcect: cerebellar-cerebral functional connectivity after ECT, from fMRI to paper figures.
 # Zhang et al., Psychiatry Clin Neurosci 2026, doi:10.1111/pcn.70071 -- a reproducible re-implementation.
+# Map of stages, rule files, scripts, library modules and outputs: docs/ARCHITECTURE.md.
 import os
 
 from snakemake.utils import min_version, validate
@@ -17,23 +18,30 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+# The stages, in data-flow order: one rule file each (rules/<stage>.smk), which defines its rules, its figure and
+# table rules, and TARGETS[<stage>] (its final outputs). Every stage is always part of the workflow.
+STAGES = ["simulate", "preprocess", "group", "clinical", "prediction", "transcriptomics", "report"]
+
+
 include: "rules/simulate.smk"
-include: "rules/fc.smk"
-include: "rules/qc.smk"
+include: "rules/preprocess.smk"
+include: "rules/group.smk"
+include: "rules/clinical.smk"
+include: "rules/prediction.smk"
+include: "rules/transcriptomics.smk"
+include: "rules/report.smk"
 
 
-# later stages are included when present (each defines <stage>_targets())
-STAGES = ["group", "clinical", "predict", "transcriptomics", "figures"]
-for _stage in STAGES:
-    if os.path.exists(os.path.join(workflow.basedir, "rules", f"{_stage}.smk")):
-
-        include: f"rules/{_stage}.smk"
+if sorted(TARGETS) != sorted(STAGES):
+    raise ValueError(f"every stage defines its targets: {sorted(TARGETS)} vs {sorted(STAGES)}")
 
 
 rule all:
     default_target: True
     input:
-        all_targets(),
+        [f for stage in STAGES for f in TARGETS[stage]],
     log:
         "logs/all.log",
     conda:

@@ -8,8 +8,6 @@ Usage: nice python bench/bench_svr.py [--n 52] [--features 2] [--perms 40] [--jo
 Prints per-permutation wall time of each, the ratio, and the projected time for 5000 permutations.
 """
 import argparse
-import pathlib
-import sys
 import time
 
 import numpy as np

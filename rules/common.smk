@@ -1,16 +1,17 @@
-# Helpers and input functions only: no rules here.
+# Helpers and input functions only: no rules here. Every path pattern comes from fcect.core.paths and every name
+# (contrasts, modes, gene lists) from fcect.core.vocabulary, the same modules the library uses.
 from pathlib import Path
 
-import pandas as pd
-
-from fcect.preprocess.seeds import read_seeds
-from fcect.core.paths import fmriprep_paths
-from fcect.simulate.cohort import SimParams, cohort_table, scans_of
+from fcect.core import paths as P
+from fcect.core import vocabulary as V
+from fcect.core.code import library_files
 from fcect.core.participants import expected_scans, read_participants
+from fcect.preprocess.seeds import read_seeds
 from fcect.preprocess.validate import check_fmriprep_files
 
 SES_PRE = config["inputs"]["sessions"]["pre"]
 SES_POST = config["inputs"]["sessions"]["post"]
+SESSIONS = [SES_PRE, SES_POST]
 TASK = config["inputs"]["task"]
 SPACE = config["inputs"]["space"]
 RES = config["inputs"]["res"]
@@ -19,19 +20,40 @@ SEEDS_TABLE = config["seeds"]["table"]
 SEEDS = read_seeds(SEEDS_TABLE, config["seeds"]["radius_override"])
 SEED_IDS = list(SEEDS["seed_id"])
 
+PARTICIPANTS_INCLUDED = P.PARTICIPANTS_INCLUDED
+MOTION_TABLE = P.MOTION_TABLE
+MASKS = P.MASKS
+HAMD_REDUCTION = config["clinical"]["hamd_reduction"]  # the one key that decides the HAMD reduction
+FIG = config["figures"]
+FIG_EXT = FIG["vector_format"]
+FIG_RES = dict(mem_mb=2000, runtime=10)  # measured ~0.4 GB / 10-40 s per figure (nilearn glass brains dominate)
+
+# every stage's final outputs, filled by its rule file (TARGETS[stage] = [...]); rule all collects them
+TARGETS = {}
+
 wildcard_constraints:
     sub="[A-Za-z0-9]+",
     ses="[A-Za-z0-9]+",
     seed="[A-Za-z0-9]+",
+    contrast="|".join(V.CONTRASTS),
+    mode="|".join(V.PREDICTION_MODES),
 
 
-def sim_params():
-    return SimParams.from_config(config["simulate"], config["random_seed"], sessions=(SES_PRE, SES_POST),
-                                 task=TASK, space=SPACE, res=RES)
+def library(script):
+    """The fcect modules that ``scripts/<script>`` imports (transitively), declared as inputs of its rule so that
+    editing them reruns exactly the jobs that run them (fcect.core.code)."""
+    base = Path(workflow.basedir) / "scripts"
+    return library_files(base / script, base / "fcect")
 
 
 if config["input_source"] == "simulated":
-    SIM_ROOT = f"resources/simulated/{config['simulate']['name']}"
+    from fcect.simulate.cohort import SimParams, cohort_table, scans_of
+
+    def sim_params():
+        return SimParams.from_config(config["simulate"], config["random_seed"], sessions=SESSIONS, task=TASK,
+                                     space=SPACE, res=RES)
+
+    SIM_ROOT = P.simulated_root(config["simulate"]["name"])
     FMRIPREP_DIR = f"{SIM_ROOT}/derivatives/fmriprep"
     PARTICIPANTS = f"{SIM_ROOT}/participants.tsv"
     _part, _couplings = cohort_table(sim_params())
@@ -44,7 +66,7 @@ else:
     PARTICIPANTS = config["inputs"]["participants"]
     _part = read_participants(PARTICIPANTS, Path(workflow.basedir) / "config/schema/participants.schema.yaml")
     SCANS = expected_scans(_part, SES_PRE, SES_POST)
-    check_fmriprep_files(SCANS, lambda s, t: fmriprep_paths(FMRIPREP_DIR, s, t, TASK, SPACE, RES))
+    check_fmriprep_files(SCANS, lambda s, t: P.fmriprep_paths(FMRIPREP_DIR, s, t, TASK, SPACE, RES))
 
 SCAN_SUBS = [s for s, _ in SCANS]
 SCAN_SESS = [t for _, t in SCANS]
@@ -53,21 +75,19 @@ SCAN_SESS = [t for _, t in SCANS]
 def scan_files(wildcards):
     """fMRIPrep inputs of one scan (bold, bold_json, mask, confounds)."""
     return {k: str(v) for k, v in
-            fmriprep_paths(FMRIPREP_DIR, wildcards.sub, wildcards.ses, TASK, SPACE, RES).items()}
+            P.fmriprep_paths(FMRIPREP_DIR, wildcards.sub, wildcards.ses, TASK, SPACE, RES).items()}
 
 
 def fp_pattern(kind):
     """Path pattern (with {sub} and {ses} wildcards) of one kind of fMRIPrep file."""
-    return str(fmriprep_paths(FMRIPREP_DIR, "{sub}", "{ses}", TASK, SPACE, RES)[kind])
+    return str(P.fmriprep_paths(FMRIPREP_DIR, "{sub}", "{ses}", TASK, SPACE, RES)[kind])
 
 
 def fc_map(sub, ses, seed):
-    return (f"results/fc/sub-{sub}/ses-{ses}/sub-{sub}_ses-{ses}_task-{TASK}_space-MNI152NLin2009cAsym_"
-            f"seed-{seed}_desc-fcz_stat.nii.gz")
+    return P.fc_map(sub, ses, seed, task=TASK)
 
 
-FC_PATTERN = (f"results/fc/sub-{{sub}}/ses-{{ses}}/sub-{{sub}}_ses-{{ses}}_task-{TASK}"
-              "_space-MNI152NLin2009cAsym_seed-{seed}_desc-fcz_stat.nii.gz")
+FC_PATTERN = P.fc_map(task=TASK)
 
 
 def all_fc_maps(seed=None):
@@ -75,18 +95,6 @@ def all_fc_maps(seed=None):
     return [fc_map(s, t, k) for s, t in SCANS for k in seeds]
 
 
-def foundation_targets():
-    out = all_fc_maps() + ["results/qc/motion.tsv", "results/qc/participants_included.tsv",
-                           "results/masks/analysis_mask.nii.gz"]
-    if SIM_ROOT:
-        out.append(f"{SIM_ROOT}/ground_truth.json")
-    return out
-
-
-def all_targets():
-    out = foundation_targets()
-    for stage in STAGES:
-        fn = globals().get(f"{stage}_targets")
-        if fn is not None:
-            out += list(fn())
-    return out
+def figure_outputs(name):
+    """PNG (for the report) and vector copy of one figure."""
+    return [P.figure(name), P.figure(name, FIG_EXT)]

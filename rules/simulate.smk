@@ -1,8 +1,11 @@
-# The embedded simulated cohort (fMRIPrep-derivatives layout with planted effects).
+# Stage simulate: the embedded simulated cohort (fMRIPrep-derivatives layout with planted effects).
+# Library: fcect.simulate. Config section: `simulate`. Outputs under resources/simulated/<name>/.
 
 if config["input_source"] == "simulated":
 
     rule simulate_participants:
+        input:
+            code=library("simulate_participants.py"),
         output:
             participants=f"{SIM_ROOT}/participants.tsv",
             couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
@@ -11,7 +14,7 @@ if config["input_source"] == "simulated":
         params:
             sim=config["simulate"],
             seed=config["random_seed"],
-            sessions=[SES_PRE, SES_POST],
+            sessions=SESSIONS,
         log:
             "logs/simulate/participants.log",
         threads: 1
@@ -28,6 +31,7 @@ if config["input_source"] == "simulated":
             couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
             tissue=f"{SIM_ROOT}/sourcedata/tissue.nii.gz",
             seeds=SEEDS_TABLE,
+            code=library("simulate_scan.py"),
         output:
             bold=fp_pattern("bold"),
             bold_json=fp_pattern("bold_json"),
@@ -37,7 +41,7 @@ if config["input_source"] == "simulated":
         params:
             sim=config["simulate"],
             seed=config["random_seed"],
-            sessions=[SES_PRE, SES_POST],
+            sessions=SESSIONS,
             radius_override=config["seeds"]["radius_override"],
         log:
             "logs/simulate/sub-{sub}_ses-{ses}.log",
@@ -59,12 +63,13 @@ if config["input_source"] == "simulated":
             couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
             truths=expand(f"{SIM_ROOT}/sourcedata/truth/sub-{{sub}}_ses-{{ses}}_truth.json", zip,
                           sub=SCAN_SUBS, ses=SCAN_SESS),
+            code=library("simulate_ground_truth.py"),
         output:
             f"{SIM_ROOT}/ground_truth.json",
         params:
             sim=config["simulate"],
             seed=config["random_seed"],
-            sessions=[SES_PRE, SES_POST],
+            sessions=SESSIONS,
         log:
             "logs/simulate/ground_truth.log",
         threads: 1
@@ -74,4 +79,8 @@ if config["input_source"] == "simulated":
         conda:
             "../envs/analysis.yaml"
         script:
-            "../scripts/simulate_truth.py"
+            "../scripts/simulate_ground_truth.py"
+
+    TARGETS["simulate"] = [f"{SIM_ROOT}/ground_truth.json"]
+else:
+    TARGETS["simulate"] = []

@@ -1,6 +1,7 @@
-# Imaging transcriptomics: regional response of the group t map x AHBA expression (PLS, spatial nulls, bootstrap
-# gene Z, enrichment calibrated against the spatial nulls). Library: scripts/fcect/{ahba,transcriptomics,spin,
-# enrichment,tx_*}.py. Config section: `transcriptomics` (config/README.md).
+# Stage transcriptomics: regional response of the group t map x AHBA expression (PLS, spatial nulls, bootstrap gene
+# Z, enrichment calibrated against the spatial nulls); the transcriptomics figures and tables.
+# Library: fcect.transcriptomics (+ fcect.figures.transcriptomics). Config section: `transcriptomics`
+# (config/README.md). Report category: Transcriptomics.
 import json
 
 from fcect.transcriptomics.ahba import BLITZGSEA_LIBRARIES as _TX_BLITZ, CELLTYPE_LIBRARIES as _TX_CELL
@@ -8,16 +9,17 @@ from fcect.transcriptomics.ahba import BLITZGSEA_LIBRARIES as _TX_BLITZ, CELLTYP
 TX = config["transcriptomics"]
 TX_EXPR = TX["expression"]
 TX_SEED_RANDOM = TX["random_seed"] if TX["random_seed"] is not None else config["random_seed"]
-TX_DIR = "results/transcriptomics"
+TX_DIR = P.TRANSCRIPTOMICS_DIR
 TX_ITX = f"resources/transcriptomics/itx-{TX_EXPR['version']}"
 TX_ARCHIVE = f"resources/downloads/imaging-transcriptomics-{TX_EXPR['version']}.tar.gz"
 TX_ABAGEN = "resources/transcriptomics/abagen"
 TX_LIBS = [lib["name"] for lib in TX["enrichment"]["libraries"]]
-TX_LISTS = ["pls1pos", "pls1neg", "gsea"]
+TX_LISTS = list(V.GENE_LISTS)
+TX_ENRICHMENT = [P.enrichment_table(lst, lib) for lib in TX_LIBS for lst in TX_LISTS]
 
 if TX["seed"] not in SEED_IDS:
     raise ValueError(f"transcriptomics.seed: {TX['seed']!r} is not a seed of {SEEDS_TABLE} ({SEED_IDS})")
-if TX["contrast"] not in config.get("group", {}).get("contrasts", ["baseline", "ect"]):
+if TX["contrast"] not in GROUP_CONTRASTS:
     raise ValueError(f"transcriptomics.contrast {TX['contrast']!r} is not among group.contrasts")
 for _lib in TX["enrichment"]["libraries"]:
     if not _lib.get("gmt") and _lib["name"] not in _TX_BLITZ and _lib["name"] not in _TX_CELL:
@@ -30,11 +32,6 @@ if TX_EXPR["source"] == "abagen":
         raise ValueError("spin nulls need the Desikan-Killiany atlas; with a custom abagen atlas use "
                          "transcriptomics.nulls.method: variogram")
 
-
-# final outputs for rule all (a lambda: `snakemake --lint` flags functions mixed with rules)
-transcriptomics_targets = lambda: [  # noqa: E731
-    f"{TX_DIR}/pls.json", f"{TX_DIR}/gene_weights.tsv", f"{TX_DIR}/regional_response.tsv"
-] + [f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS]
 
 # expression matrix, region labels (and sample counts) and the atlas volume of the chosen source
 if TX_EXPR["source"] == "abagen":
@@ -49,6 +46,8 @@ TX_GMTS = [f"resources/transcriptomics/genesets/{n}.gmt" for n in TX_LIBS]
 
 
 rule transcriptomics_download:
+    input:
+        code=library("transcriptomics_download.py"),
     output:
         archive=TX_ARCHIVE,
     params:
@@ -64,13 +63,14 @@ rule transcriptomics_download:
     conda:
         "../envs/analysis.yaml"
     script:
-        "../scripts/transcriptomics_fetch.py"
+        "../scripts/transcriptomics_download.py"
 
 
 rule transcriptomics_fetch:
     input:
         # an archive given in the config is used as is; an extracted copy needs none; else the cached download
         **({} if TX_EXPR["data_dir"] else {"archive": TX_EXPR["archive"] or TX_ARCHIVE}),
+        code=library("transcriptomics_fetch.py"),
     output:
         expression=f"{TX_ITX}/atlas-DK_gene_expression_data.csv",
         labels=f"{TX_ITX}/atlas-DK_labels.csv",
@@ -99,6 +99,7 @@ rule transcriptomics_geneset:
     input:
         # cell-type sets come from the imaging-transcriptomics archive; bundled GO/KEGG and user gmts need nothing
         unpack(lambda wc: {"itx_labels": f"{TX_ITX}/atlas-DK_labels.csv"} if wc.library in _TX_CELL else {}),
+        code=library("transcriptomics_geneset.py"),
     output:
         gmt="resources/transcriptomics/genesets/{library}.gmt",
     params:
@@ -119,6 +120,8 @@ rule transcriptomics_geneset:
 
 
 rule transcriptomics_abagen:
+    input:
+        code=library("transcriptomics_abagen.py"),
     output:
         expression=f"{TX_ABAGEN}/expression.csv",
         counts=f"{TX_ABAGEN}/counts.csv",
@@ -151,10 +154,11 @@ rule transcriptomics_abagen:
 
 rule transcriptomics_response:
     input:
-        tmap=f"results/group/{TX['contrast']}/seed-{TX['seed']}/stat-t.nii.gz",
-        mask="results/masks/analysis_mask.nii.gz",
+        tmap=P.group_file("stat-t.nii.gz", TX["contrast"], TX["seed"]),
+        mask=MASKS["analysis"],
         atlas=TX_ATLAS,
         labels=TX_EXPRESSION_FILES["labels"],
+        code=library("transcriptomics_response.py"),
     output:
         tsv=f"{TX_DIR}/regional_response.tsv",
     params:
@@ -177,6 +181,7 @@ rule transcriptomics_pls:
         **TX_EXPRESSION_FILES,
         response=f"{TX_DIR}/regional_response.tsv",
         atlas=TX_ATLAS,
+        code=library("transcriptomics_pls.py"),
     output:
         json=f"{TX_DIR}/pls.json",
         genes=f"{TX_DIR}/gene_weights.tsv",
@@ -209,8 +214,9 @@ rule transcriptomics_enrichment:
         response=f"{TX_DIR}/regional_response.tsv",
         nulls=f"{TX_DIR}/null_responses.tsv",
         gmts=TX_GMTS,
+        code=library("transcriptomics_enrichment.py"),
     output:
-        [f"{TX_DIR}/enrichment_{lst}_{lib}.tsv" for lib in TX_LIBS for lst in TX_LISTS],
+        TX_ENRICHMENT,
     params:
         cfg=TX,
         libraries=TX["enrichment"]["libraries"],
@@ -228,3 +234,92 @@ rule transcriptomics_enrichment:
         "../envs/analysis.yaml"
     script:
         "../scripts/transcriptomics_enrichment.py"
+
+
+rule figure_transcriptomics:
+    input:
+        pls=f"{TX_DIR}/pls.json",
+        nulls=f"{TX_DIR}/null_responses.tsv",
+        genes=f"{TX_DIR}/gene_weights.tsv",
+        code=library("figure_transcriptomics.py"),
+    output:
+        pls=report(P.figure("transcriptomics_pls"), caption="../report/transcriptomics_pls.rst",
+                   category="Transcriptomics", subcategory="PLS", labels={"figure": "PLS1, nulls, genes"}),
+        pls_vector=P.figure("transcriptomics_pls", FIG_EXT),
+        surface=report(P.figure("transcriptomics_surface"), caption="../report/transcriptomics_surface.rst",
+                       category="Transcriptomics", subcategory="PLS", labels={"figure": "cortical maps"}),
+        surface_vector=P.figure("transcriptomics_surface", FIG_EXT),
+    params:
+        dpi=FIG["dpi"],
+        top_genes=FIG["top_genes"],
+    log:
+        "logs/figures/transcriptomics.log",
+    threads: 1
+    resources:
+        **FIG_RES,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/figure_transcriptomics.py"
+
+
+rule figure_enrichment:
+    input:
+        tables=[P.enrichment_table(lst, "{library}") for lst in TX_LISTS],
+        code=library("figure_enrichment.py"),
+    output:
+        png=report(P.figure("enrichment_{library}"), caption="../report/enrichment.rst",
+                   category="Transcriptomics", subcategory="Enrichment", labels={"library": "{library}"}),
+        vector=P.figure("enrichment_{library}", FIG_EXT),
+        html=report(P.table("enrichment_{library}", "html"), caption="../report/table_enrichment.rst",
+                    category="Transcriptomics", subcategory="Enrichment tables", labels={"library": "{library}"}),
+    params:
+        dpi=FIG["dpi"],
+        lists=TX_LISTS,
+        top_terms=FIG["top_terms"],
+        alpha=TX["bootstrap"]["fdr_alpha"],
+    wildcard_constraints:
+        library="|".join(TX_LIBS),
+    log:
+        "logs/figures/enrichment_{library}.log",
+    threads: 1
+    resources:
+        **FIG_RES,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/figure_enrichment.py"
+
+
+rule table_transcriptomics:
+    input:
+        pls=f"{TX_DIR}/pls.json",
+        genes=f"{TX_DIR}/gene_weights.tsv",
+        code=library("table_transcriptomics.py"),
+    output:
+        tsv=P.table("pls_components"),
+        html=report(P.table("pls", "html"), caption="../report/table_pls.rst", category="Transcriptomics",
+                    subcategory="PLS", labels={"table": "PLS and top genes"}),
+    params:
+        top_genes=50,
+    log:
+        "logs/figures/table_transcriptomics.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/table_transcriptomics.py"
+
+
+# the stage's analysis outputs (the isolated test of these rules asks for these only) and its figures and tables
+TX_RESULTS = [f"{TX_DIR}/pls.json", f"{TX_DIR}/gene_weights.tsv", f"{TX_DIR}/regional_response.tsv"] + TX_ENRICHMENT
+TARGETS["transcriptomics"] = (
+    TX_RESULTS
+    + figure_outputs("transcriptomics_pls") + figure_outputs("transcriptomics_surface")
+    + [f for lib in TX_LIBS for f in figure_outputs(f"enrichment_{lib}")]
+    + [P.table(f"enrichment_{lib}", "html") for lib in TX_LIBS]
+    + [P.table("pls", "html"), P.table("pls_components")]
+)

@@ -1,6 +1,8 @@
 """Rule predict_svr: LOO SVR of the HAMD reduction from baseline FC for one mode."""
 import pandas as pd
 
+from fcect.prediction import run as R
+from fcect.prediction import selection as S
 from fcect.prediction import svr as P
 from fcect.core.images import index_fc_maps
 from fcect.core.io import read_tsv, run_logged, save_json, save_tsv
@@ -10,7 +12,7 @@ def main(smk, log):
     p = smk.params
     mode = smk.wildcards.mode
     part = read_tsv(smk.input.participants)
-    d = P.prediction_data(part, index_fc_maps(smk.input.fc), smk.input.mask, p.seed, p.sample,
+    d = R.prediction_data(part, index_fc_maps(smk.input.fc), smk.input.mask, p.seed, p.sample,
                           p.ses_pre, p.ses_post, p.reduction, labels_path=smk.input.labels,
                           need_diff=(mode == "nested"))
     log.info("mode %s, seed %s, sample %s: n = %d, full-sample clusters %s", mode, p.seed,
@@ -32,11 +34,11 @@ def main(smk, log):
                         p.seed)
             res = None
         else:
-            feats = P.features_from_labels(d["B"], d["labels"])
-            res = P.run_mode(d["y"], features=feats, **common)
+            feats = S.features_from_labels(d["B"], d["labels"])
+            res = R.run_mode(d["y"], features=feats, **common)
     else:
         summary["nested_selection"] = dict(p.nested)
-        res = P.run_mode(d["y"], B=d["B"], D=d["D"], has_diff=d["has_diff"], geom=d["geom"],
+        res = R.run_mode(d["y"], B=d["B"], D=d["D"], has_diff=d["has_diff"], geom=d["geom"],
                          reference_labels=d["labels"], nested=dict(p.nested), **common)
     if res is None:
         summary["status"] = "skipped: no full-sample cluster"
@@ -72,7 +74,7 @@ def main(smk, log):
                  res["p_permutation"]["mae"], p.n_splits, p.n_repeats,
                  res["repeated_kfold_summary"]["r"]["mean"],
                  res["repeated_kfold_summary"]["r"]["sd"])
-    save_json(P.json_safe(summary), smk.output.json)
+    save_json(R.json_safe(summary), smk.output.json)
 
 
 run_logged(snakemake, main)  # noqa: F821

@@ -2,7 +2,7 @@
 import json
 
 from fcect.core.html import markdown_to_html
-from fcect.report import summary as R
+from fcect.report import methods as M, summary as R
 from fcect.core.io import read_tsv, run_logged, save_text
 
 
@@ -14,7 +14,7 @@ def main(smk, log):
         with open(path) as fh:
             group_info[c] = json.load(fh)
     versions = R.package_versions()
-    md = R.methods_markdown(smk.config, versions, sample=sample, stages=smk.params.stages,
+    md = M.methods_markdown(smk.config, versions, sample=sample, stages=smk.params.stages,
                             group_info=group_info, seeds=read_tsv(smk.input.seeds_tsv))
     save_text(md, smk.output.md)
     save_text(markdown_to_html(md), smk.output.html)

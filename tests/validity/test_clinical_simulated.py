@@ -13,7 +13,6 @@
 import json
 import os
 import pathlib
-import sys
 
 import numpy as np
 import pandas as pd
@@ -23,8 +22,8 @@ from conftest import REPO
 ROOT = REPO
 
 from fcect.core import participants
-from fcect.clinical import correlations as C
-from fcect.prediction import svr as P
+from fcect.clinical import stats as CS
+from fcect.prediction import run as R
 
 
 def _cohort(n_completers=52, seed=20260101):
@@ -50,12 +49,12 @@ def test_planted_clinical_effects_recovered_from_cohort_model():
     se_z = 1 / np.sqrt(n - 3)
     # ECT change vs reduction
     r_planted = np.corrcoef(wide["post"] - wide["pre"], planted_rate)[0, 1]
-    res = C.corr_test(z_post - z_pre, red)
+    res = CS.corr_test(z_post - z_pre, red)
     assert abs(np.arctanh(res.r) - np.arctanh(r_planted)) < 3 * se_z, (res.r, r_planted)
-    assert C.bonferroni(np.array([res.p, 0.5]))[0] < 0.05
+    assert CS.bonferroni(np.array([res.p, 0.5]))[0] < 0.05
     # prediction of the reduction from baseline coupling (LOO SVR, one feature)
     rb_planted = np.corrcoef(wide["pre"], planted_rate)[0, 1]
-    out = P.run_mode(red, features=z_pre[:, None], n_perm=99, n_splits=10, n_repeats=5,
+    out = R.run_mode(red, features=z_pre[:, None], n_perm=99, n_splits=10, n_repeats=5,
                      seed=1, log=lambda *_: None)
     # r(predicted, observed) of a linear SVR is positive whatever the sign of the planted baseline correlation
     assert abs(rb_planted) > 0.2, rb_planted

@@ -15,6 +15,10 @@ Tests: two-sample Student t (``ttest='student'``, default) or Welch (``'welch'``
 variables; Pearson chi-square for sex (``yates=False`` default, i.e. no continuity correction, as
 SPSS reports it); paired t for HAMD pre vs post and mean FD pre vs post. Every test equals the
 corresponding scipy.stats function.
+
+HAMD reduction (``reduction``): ``rate`` = (pre - post) / pre (default) or ``difference`` = pre - post
+(:func:`fcect.core.participants.hamd_reduction`); its row is labelled by
+:func:`fcect.core.vocabulary.reduction_label` with the formula, e.g. "HAMD reduction rate, (pre - post) / pre".
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from fcect.core.participants import as_bool, hamd_reduction
+from fcect.core.vocabulary import reduction_label
 
 TABLE_COLUMNS = ["section", "variable", "summary", "TRD", "HC", "test", "statistic", "df", "p",
                  "n_TRD", "n_HC", "TRD_mean", "TRD_sd", "HC_mean", "HC_sd", "note"]
@@ -173,8 +178,7 @@ def demographics_table(participants: pd.DataFrame, ttest: str = "student", yates
             f"{_fmt(mp, sp, digits)} / {_fmt(mq, sq, digits)}", "", paired_test(pre[ok], post[ok]),
             n, np.nan, (mp, sp), note=ect_note)
         mr, sr, nr = _msd(red[ok])
-        rlabel = "HAMD reduction rate (pre-post)/pre" if reduction == "rate" else \
-            "HAMD reduction (pre-post)"
+        rlabel = reduction_label(reduction, with_formula=True)
         rng = f"range {np.nanmin(red[ok]):.{digits}f} to {np.nanmax(red[ok]):.{digits}f}" \
             if nr else ""
         add("ect", rlabel, "mean (SD)", _fmt(mr, sr, digits), "", None, nr, np.nan, (mr, sr),

@@ -44,30 +44,33 @@ def label_clusters(stat3d, thr, connectivity=26):
     """Label the supra-threshold clusters of both tails (t > thr, t < -thr) with ``scipy.ndimage.label``.
 
     Returns (labels3d int32, list of dict(label, sign, size, mass, peak_ijk, peak_stat)); labels numbered
-    positive clusters first, then negative, each by decreasing size."""
+    positive clusters first, then negative, each by decreasing size (then mass). The peak is the voxel of largest
+    |stat|, the first in C order on ties. Cost: one pass over the supra-threshold voxels, whatever the number of
+    clusters."""
     st = structure(connectivity)
     arr = np.nan_to_num(np.asarray(stat3d, dtype=float))
-    out = np.zeros(arr.shape, dtype=np.int32)
+    flat_arr = arr.ravel()
+    out = np.zeros(arr.size, dtype=np.int32)
     clusters = []
     for sign in (1, -1):
         lab, n = ndimage.label(sign * arr > thr, st)
         if n == 0:
             continue
         flat = lab.ravel()
-        nz = np.flatnonzero(flat)
-        sizes = np.bincount(flat[nz], minlength=n + 1)
-        masses = np.bincount(flat[nz], weights=np.abs(arr.ravel()[nz]) - thr, minlength=n + 1)
-        for lb in range(1, n + 1):
-            clusters.append({"_lab": lb, "_sign": sign, "size": int(sizes[lb]), "mass": float(masses[lb]),
-                             "_labimg": lab})
-    clusters.sort(key=lambda c: (-c["_sign"], -c["size"], -c["mass"]))
+        nz = np.flatnonzero(flat)                      # supra-threshold voxels, C order
+        order = np.argsort(flat[nz], kind="stable")    # grouped by label, C order within a label
+        vox = nz[order]
+        sizes = np.bincount(flat[nz], minlength=n + 1)[1:]
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        masses = np.bincount(flat[nz], weights=np.abs(flat_arr[nz]) - thr, minlength=n + 1)[1:]
+        for lb in range(n):
+            clusters.append((sign, int(sizes[lb]), float(masses[lb]), vox[starts[lb]:starts[lb + 1]]))
+    clusters.sort(key=lambda c: (-c[0], -c[1], -c[2]))
     res = []
-    for i, c in enumerate(clusters, start=1):
-        vox = c["_labimg"] == c["_lab"]
-        out[vox] = i
-        ijk = np.argwhere(vox)
-        vals = arr[vox]
-        j = int(np.argmax(np.abs(vals)))
-        res.append({"label": i, "sign": c["_sign"], "size": c["size"], "mass": c["mass"],
-                    "peak_ijk": tuple(int(v) for v in ijk[j]), "peak_stat": float(vals[j])})
-    return out, res
+    for i, (sign, size, mass, v) in enumerate(clusters, start=1):
+        out[v] = i
+        j = v[int(np.argmax(np.abs(flat_arr[v])))]
+        res.append({"label": i, "sign": sign, "size": size, "mass": mass,
+                    "peak_ijk": tuple(int(c) for c in np.unravel_index(j, arr.shape)),
+                    "peak_stat": float(flat_arr[j])})
+    return out.reshape(arr.shape), res

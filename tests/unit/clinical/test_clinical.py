@@ -1,6 +1,4 @@
 """Clinical correlations: equality with scipy / statsmodels, partial correlation, Bonferroni."""
-import pathlib
-import sys
 
 import numpy as np
 import pandas as pd
@@ -10,6 +8,7 @@ from scipy import stats
 
 from fcect.core import participants
 from fcect.clinical import correlations as C
+from fcect.clinical import stats as CS
 
 
 @pytest.fixture
@@ -24,13 +23,13 @@ def xyz():
 
 def test_pearson_and_spearman_equal_scipy(xyz):
     x, y, _ = xyz
-    r = C.corr_test(x, y, method="pearson")
+    r = CS.corr_test(x, y, method="pearson")
     ref = stats.pearsonr(x, y)
     assert r.r == pytest.approx(ref.statistic, abs=1e-12)
     assert r.p == pytest.approx(ref.pvalue, rel=1e-10)
     ci = ref.confidence_interval()
     assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-10)
-    s = C.corr_test(x, y, method="spearman")
+    s = CS.corr_test(x, y, method="spearman")
     ref = stats.spearmanr(x, y)
     assert s.r == pytest.approx(ref.statistic, abs=1e-12)
     assert s.p == pytest.approx(ref.pvalue, rel=1e-8)
@@ -40,7 +39,7 @@ def test_missing_values_listwise(xyz):
     x, y, _ = xyz
     x = x.copy()
     x[[1, 5]] = np.nan
-    r = C.corr_test(x, y)
+    r = CS.corr_test(x, y)
     ok = np.isfinite(x)
     assert r.n == 38
     assert r.p == pytest.approx(stats.pearsonr(x[ok], y[ok]).pvalue, rel=1e-10)
@@ -50,14 +49,14 @@ def test_partial_equals_residual_precision_and_ols(xyz):
     import statsmodels.api as sm
 
     x, y, Z = xyz
-    res = C.corr_test(x, y, Z, method="partial")
+    res = CS.corr_test(x, y, Z, method="partial")
     # residual method by hand
     D = np.column_stack([np.ones(len(x)), Z])
     rx = x - D @ np.linalg.lstsq(D, x, rcond=None)[0]
     ry = y - D @ np.linalg.lstsq(D, y, rcond=None)[0]
     assert res.r == pytest.approx(np.corrcoef(rx, ry)[0, 1], abs=1e-12)
     # precision-matrix formula (no regression)
-    assert res.r == pytest.approx(C.partial_corr_precision(x, y, Z), abs=1e-10)
+    assert res.r == pytest.approx(CS.partial_corr_precision(x, y, Z), abs=1e-10)
     # OLS y ~ 1 + x + Z: the t test of x has the same p, with df = n - 2 - k
     fit = sm.OLS(y, np.column_stack([np.ones(len(x)), x, Z])).fit()
     assert res.p == pytest.approx(fit.pvalues[1], rel=1e-8)
@@ -68,16 +67,16 @@ def test_partial_equals_residual_precision_and_ols(xyz):
 
 def test_partial_spearman_is_partial_on_ranks(xyz):
     x, y, Z = xyz
-    a = C.corr_test(x, y, Z, method="partial_spearman")
+    a = CS.corr_test(x, y, Z, method="partial_spearman")
     R = np.column_stack([stats.rankdata(z) for z in Z.T])
-    b = C.corr_test(stats.rankdata(x), stats.rankdata(y), R, method="partial")
+    b = CS.corr_test(stats.rankdata(x), stats.rankdata(y), R, method="partial")
     assert a.r == pytest.approx(b.r) and a.p == pytest.approx(b.p)
 
 
 def test_paper_numbers_bonferroni():
     """r = 0.343 with n = 52 gives p = 0.013; x2 Bonferroni gives the reported 0.026."""
-    p = C._r_to_p(0.343, 50)
-    assert C.bonferroni(np.array([p, 0.5]))[0] == pytest.approx(0.026, abs=0.0005)
+    p = CS._r_to_p(0.343, 50)
+    assert CS.bonferroni(np.array([p, 0.5]))[0] == pytest.approx(0.026, abs=0.0005)
 
 
 def test_hamd_reduction():
@@ -108,10 +107,10 @@ def test_cluster_means_equals_loop():
 def test_covariates_coding():
     df = pd.DataFrame(dict(age=[30, 40, 50], sex=["M", "F", "M"], mean_fd_pre=[0.1, 0.2, 0.3],
                            mean_fd_post=[0.2, 0.2, 0.1]))
-    Z = C.covariate_matrix(df, ["age", "sex", "mean_fd_delta"])
+    Z = CS.covariate_matrix(df, ["age", "sex", "mean_fd_delta"])
     np.testing.assert_allclose(Z, [[30, 1, 0.1], [40, 0, 0.0], [50, 1, -0.2]])
     with pytest.raises(KeyError, match="education"):
-        C.covariate_matrix(df, ["education"])
+        CS.covariate_matrix(df, ["education"])
 
 
 def test_correlation_table_bonferroni_family(xyz):

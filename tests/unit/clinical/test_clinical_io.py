@@ -1,6 +1,4 @@
 """From NIfTI files to tables: cluster values, correlations and the prediction arrays."""
-import pathlib
-import sys
 
 import nibabel as nib
 import numpy as np
@@ -11,14 +9,16 @@ from scipy import stats
 
 from fcect.core import images
 from fcect.clinical import correlations as C
-from fcect.prediction import svr as P
+from fcect.prediction import run as R
+from fcect.prediction import selection as S
+from fcect.testing import prediction as syn
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A small cohort on disk: 24 completers + 4 non-completers + 6 HC, one seed, one cluster."""
     tmp = tmp_path_factory.mktemp("clin")
-    c = P.synthetic_cohort(n=28, seed=7, coupling=1.0)
+    c = syn.synthetic_cohort(n=28, seed=7, coupling=1.0)
     g = c["geom"]
     n = 28
     ids = [f"sub-{i:02d}" for i in range(n + 6)]
@@ -101,14 +101,14 @@ def test_missing_map_is_a_clear_error(files):
 def test_prediction_data(files, sample, n):
     part = files["part"].copy()
     part.loc[3, "included_ect"] = False  # post scan failed QC: kept only by all_with_reduction
-    d = P.prediction_data(part, images.index_fc_maps(files["paths"]), files["tmp"] / "mask.nii.gz",
+    d = R.prediction_data(part, images.index_fc_maps(files["paths"]), files["tmp"] / "mask.nii.gz",
                           "Exec2L", sample, labels_path=files["tmp"] / "labels.nii.gz")
     assert len(d["y"]) == n
     assert d["cluster_ids"] == [3] and set(np.unique(d["labels"])) == {0, 1}
     np.testing.assert_allclose(d["B"][0], files["B"][0].astype(np.float32), atol=1e-6)
     if sample == "all_with_reduction":
         assert (~d["has_diff"]).sum() == 1 and np.isnan(d["D"][~d["has_diff"]]).all()
-    feats = P.features_from_labels(d["B"], d["labels"])
-    res = P.run_mode(d["y"], features=feats, n_perm=19, n_repeats=2, n_splits=5,
+    feats = S.features_from_labels(d["B"], d["labels"])
+    res = R.run_mode(d["y"], features=feats, n_perm=19, n_repeats=2, n_splits=5,
                      log=lambda *_: None)
     assert res["loo"]["r"] > 0.3

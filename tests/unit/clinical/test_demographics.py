@@ -1,6 +1,4 @@
 """Demographics table: every test equals scipy; exclusions are listed with their reasons."""
-import pathlib
-import sys
 
 import numpy as np
 import pandas as pd

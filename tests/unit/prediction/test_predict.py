@@ -1,13 +1,14 @@
 """SVR prediction: equivalence with scikit-learn, permutation validity, nested leakage, recovery."""
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 from scipy import ndimage, stats
 
 
+from fcect.prediction import run as R
+from fcect.prediction import selection as S
 from fcect.prediction import svr as P
+from fcect.testing import prediction as syn
 
 
 def _data(n=30, p=3, seed=0, signal=0.5):
@@ -138,9 +139,9 @@ def _as_sets(labels):
 
 
 def test_select_clusters_matches_slow_reference():
-    c = P.synthetic_cohort(n=20, seed=1)
+    c = syn.synthetic_cohort(n=20, seed=1)
     for voxel_p, k in ((0.001, 5), (0.05, 3)):
-        labels, info = P.select_clusters(c["D"][:19], c["geom"], voxel_p=voxel_p,
+        labels, info = S.select_clusters(c["D"][:19], c["geom"], voxel_p=voxel_p,
                                          min_cluster_voxels=k)
         assert not info["fallback"]
         assert _as_sets(labels) == _slow_select(c["D"][:19], c["geom"], voxel_p, k)
@@ -150,15 +151,15 @@ def test_select_clusters_matches_slow_reference():
 
 
 def test_planted_cluster_found_and_fallback():
-    c = P.synthetic_cohort(n=24, seed=2)
-    labels, info = P.select_clusters(c["D"], c["geom"], min_cluster_voxels=10)
-    assert P.dice(labels, c["planted"]) > 0.7
+    c = syn.synthetic_cohort(n=24, seed=2)
+    labels, info = S.select_clusters(c["D"], c["geom"], min_cluster_voxels=10)
+    assert S.dice(labels, c["planted"]) > 0.7
     # pure noise, tiny n, strict threshold: nothing survives -> peak sphere (6 mm = 3-voxel radius 2)
     rng = np.random.default_rng(0)
     noise = rng.standard_normal((5, c["geom"].n_vox))
-    labels, info = P.select_clusters(noise, c["geom"], voxel_p=1e-6, min_cluster_voxels=10)
+    labels, info = S.select_clusters(noise, c["geom"], voxel_p=1e-6, min_cluster_voxels=10)
     assert info["fallback"] and labels.max() == 1
-    pk = np.argmax(np.abs(P.one_sample_t(noise)))
+    pk = np.argmax(np.abs(S.one_sample_t(noise)))
     d = np.linalg.norm(c["geom"].xyz - c["geom"].xyz[pk], axis=1)
     np.testing.assert_array_equal(labels == 1, d <= 6.0 + 1e-6)
 
@@ -167,24 +168,24 @@ def test_planted_cluster_found_and_fallback():
 def test_nested_never_touches_left_out_subject(poison):
     """Poisoning subject i's difference map must leave fold i's selection and prediction unchanged
     (and must change selection in folds that train on i: the test can detect leakage)."""
-    c = P.synthetic_cohort(n=18, seed=3)
+    c = syn.synthetic_cohort(n=18, seed=3)
     splits = P.loo_splits(18)
     kw = dict(voxel_p=0.001, min_cluster_voxels=5)
-    f0, i0 = P.nested_features(c["B"], c["D"], c["has_diff"], splits, c["geom"], **kw)
+    f0, i0 = S.nested_features(c["B"], c["D"], c["has_diff"], splits, c["geom"], **kw)
     i = 4
     D = c["D"].copy()
     if poison == "nan":
         D[i] = np.nan
     else:  # an extreme opposite effect in the planted cluster, only in subject i
         D[i, c["planted"] > 0] = -1e6
-    f1, i1 = P.nested_features(c["B"], D, c["has_diff"], splits, c["geom"], **kw)
+    f1, i1 = S.nested_features(c["B"], D, c["has_diff"], splits, c["geom"], **kw)
     np.testing.assert_array_equal(i0[i]["_labels"], i1[i]["_labels"])
     np.testing.assert_array_equal(f0[i], f1[i])
     changed = [j for j in range(18) if j != i
                and not np.array_equal(i0[j]["_labels"], i1[j]["_labels"])]
     assert changed, "poisoning did not change any training fold: the test would miss a leak"
     # a leaky selector (all subjects) would differ from the fold's selection
-    leaky, _ = P.select_clusters(D, c["geom"], **kw) if poison == "planted" else (None, None)
+    leaky, _ = S.select_clusters(D, c["geom"], **kw) if poison == "planted" else (None, None)
     if leaky is not None:
         assert not np.array_equal(leaky, i0[i]["_labels"])
     # and the left-out prediction is unchanged end to end
@@ -194,25 +195,25 @@ def test_nested_never_touches_left_out_subject(poison):
 
 
 def test_nested_ignores_subjects_without_post_scan():
-    c = P.synthetic_cohort(n=16, seed=4)
+    c = syn.synthetic_cohort(n=16, seed=4)
     has = c["has_diff"].copy()
     has[[2, 7]] = False
     D = c["D"].copy()
     D[[2, 7]] = np.nan  # never read
-    feats, infos = P.nested_features(c["B"], D, has, P.loo_splits(16), c["geom"],
+    feats, infos = S.nested_features(c["B"], D, has, P.loo_splits(16), c["geom"],
                                      min_cluster_voxels=5)
     assert all(np.all(np.isfinite(f)) for f in feats)
     assert infos[0]["n_train_selection"] == 13 and infos[2]["n_train_selection"] == 14
 
 
 def test_run_mode_recovers_planted_prediction_both_modes():
-    c = P.synthetic_cohort(n=36, seed=5, coupling=1.0)
+    c = syn.synthetic_cohort(n=36, seed=5, coupling=1.0)
     nested = dict(voxel_p=0.001, min_cluster_voxels=10)
-    res_n = P.run_mode(c["y"], B=c["B"], D=c["D"], has_diff=c["has_diff"], geom=c["geom"],
+    res_n = R.run_mode(c["y"], B=c["B"], D=c["D"], has_diff=c["has_diff"], geom=c["geom"],
                        reference_labels=c["planted"], nested=nested, n_perm=49, n_splits=5,
                        n_repeats=3, seed=1, log=lambda *_: None)
-    feats = P.features_from_labels(c["B"], c["planted"])
-    res_p = P.run_mode(c["y"], features=feats, n_perm=49, n_splits=5, n_repeats=3, seed=1,
+    feats = S.features_from_labels(c["B"], c["planted"])
+    res_p = R.run_mode(c["y"], features=feats, n_perm=49, n_splits=5, n_repeats=3, seed=1,
                        log=lambda *_: None)
     for res in (res_n, res_p):
         assert res["loo"]["r"] > 0.4
@@ -222,12 +223,12 @@ def test_run_mode_recovers_planted_prediction_both_modes():
 
 
 def test_run_mode_nested_independent_of_n_jobs():
-    c = P.synthetic_cohort(n=16, seed=6)
+    c = syn.synthetic_cohort(n=16, seed=6)
     kw = dict(B=c["B"], D=c["D"], has_diff=c["has_diff"], geom=c["geom"],
               nested=dict(min_cluster_voxels=5), n_perm=8, n_splits=4, n_repeats=4, seed=2,
               log=lambda *_: None)
-    a = P.run_mode(c["y"], n_jobs=1, **kw)
-    b = P.run_mode(c["y"], n_jobs=2, **kw)
+    a = R.run_mode(c["y"], n_jobs=1, **kw)
+    b = R.run_mode(c["y"], n_jobs=2, **kw)
     np.testing.assert_array_equal(a["predictions"], b["predictions"])
     np.testing.assert_array_equal(a["null"], b["null"])
     assert a["repeated_kfold"] == b["repeated_kfold"]

@@ -1,9 +1,7 @@
 """The thin rule scripts (clinical_*.py, predict_*.py) run end to end on a small cohort on disk,
 with a stand-in for the ``snakemake`` object."""
 import json
-import pathlib
 import runpy
-import sys
 from types import SimpleNamespace
 
 import nibabel as nib
@@ -14,7 +12,7 @@ import pytest
 from conftest import REPO
 ROOT = REPO
 
-from fcect.prediction import svr as P
+from fcect.testing import prediction as syn
 
 
 def _smk(tmp, input, output, params, log, threads=1, wildcards=None):
@@ -31,7 +29,7 @@ def _run(script, smk):
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scripts")
-    c = P.synthetic_cohort(n=22, seed=11, coupling=1.0)
+    c = syn.synthetic_cohort(n=22, seed=11, coupling=1.0)
     g = c["geom"]
     n_trd, n_hc = 22, 5
     ids = [f"sub-{i:03d}" for i in range(n_trd + n_hc)]

@@ -1,7 +1,6 @@
 """Unit tests of the summary / methods builders (fcect.report) on small fake inputs (fast, no workflow run)."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import yaml
 
 from fcect.core import html as html_mod
-from fcect.report import summary as R
+from fcect.report import methods as M, summary as R
 
 from conftest import REPO
 REPO = REPO
@@ -192,7 +191,7 @@ def test_methods_text_follows_the_config(config, participants, motion):
     seeds = pd.read_csv(REPO / "config/seeds.tsv", sep="\t")
     versions = {"python": "3.11.0", "nilearn": "0.13.1", "scikit-learn": "1.9.1", "snakemake": "9.27.1"}
     sample = R.sample_section(participants, motion)
-    md = R.methods_markdown(config, versions, sample=sample, stages=R.STAGES, seeds=seeds,
+    md = M.methods_markdown(config, versions, sample=sample, stages=R.STAGES, seeds=seeds,
                             group_info={"ect": {"n_perm": 16, "exact_enumeration": True}})
     assert md.startswith("# Methods")
     assert f"{config['denoise']['fwhm']:g} mm FWHM" in md
@@ -217,12 +216,12 @@ def test_methods_text_leaves_out_absent_stages(config):
     cfg = json.loads(json.dumps(config))
     cfg["denoise"]["preset"] = "scrubbing"
     cfg["qc"]["fd_method"] = "jenkinson"
-    md = R.methods_markdown(cfg, {"python": "3.11.0"}, stages=("qc",))
+    md = M.methods_markdown(cfg, {"python": "3.11.0"}, stages=("qc",))
     assert "**Group analysis.**" not in md and "**Prediction.**" not in md and "Transcriptomics" not in md
     assert "censored" in md and "Jenkinson" in md
     cfg["input_source"] = "fmriprep"
     cfg["inputs"]["fmriprep_dir"] = "/data/fmriprep"
-    md = R.methods_markdown(cfg, {"python": "3.11.0"}, stages=("qc",))
+    md = M.methods_markdown(cfg, {"python": "3.11.0"}, stages=("qc",))
     assert "simulated" not in md and "fMRIPrep" in md
 
 

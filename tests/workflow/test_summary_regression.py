@@ -1,0 +1,41 @@
+"""Regression: the tiny run's results/summary.json equals a reference summary, number by number.
+
+``tests/data/tiny_summary_reference.json`` was written by the tiny run (config/tiny.yaml) of the workflow before
+the package was restructured into stage subpackages (issue 11); the restructured workflow must give the same numbers.
+A change that is meant to alter results (a new statistic, a fixed bug) replaces the reference in the same commit:
+``cp <run>/results/summary.json tests/data/tiny_summary_reference.json``, with the reason in the commit message.
+Compare any two summaries by hand with ``python -m fcect.testing.summary NEW REF``.
+"""
+import copy
+import json
+
+from conftest import REPO
+
+from fcect.testing.summary import compare_summaries
+
+REFERENCE = REPO / "tests/data/tiny_summary_reference.json"
+# labels whose wording changed on purpose since the reference: the HAMD reduction label now comes from one place
+# (fcect.core.vocabulary.reduction_label)
+LABELS_CHANGED = (r"^/clinical/demographics\[\d+\]/variable$", r"^/prediction/target$")
+
+
+def test_comparison_finds_changed_numbers_flags_and_labels():
+    ref = json.loads(REFERENCE.read_text())
+    assert compare_summaries(copy.deepcopy(ref), ref) == []
+    new = copy.deepcopy(ref)
+    new["sample"]["scans"]["included"] += 1
+    new["stages"]["group"] = False
+    new["group"]["baseline"]["seeds"]["Exec2L"]["n"] = 1e6
+    new["input_source"] = "fmriprep"
+    new["package_versions"]["numpy"] = "0.0"          # volatile: ignored
+    diffs = {p for p, _, _ in compare_summaries(new, ref)}
+    assert {"/sample/scans/included", "/stages/group", "/group/baseline/seeds/Exec2L/n", "/input_source"} <= diffs
+    assert not any(p.startswith("/package_versions") for p in diffs)
+    del new["clinical"]
+    assert any(p.startswith("/clinical") for p, _, _ in compare_summaries(new, ref))
+
+
+def test_tiny_run_reproduces_the_reference_summary(tiny_run):
+    new = json.loads((tiny_run / "results/summary.json").read_text())
+    diffs = compare_summaries(new, json.loads(REFERENCE.read_text()), labels_may_differ=LABELS_CHANGED)
+    assert diffs == [], "\n".join(f"{p}: {x!r} != reference {y!r}" for p, x, y in diffs[:40])
