@@ -1,9 +1,10 @@
 """Rule figure_enrichment: top terms per list for one gene-set library (Figure 7) and its HTML table."""
 import pandas as pd
 
-from fcect.figures import plots as F
 from fcect.core.html import table_html
 from fcect.core.io import read_tsv, run_logged, save_text
+from fcect.figures.style import save_figure
+from fcect.figures.transcriptomics import enrichment_figure
 
 SHOW = ["list", "term", "set_size", "overlap", "fold_enrichment", "es", "nes", "p_geneperm", "q_geneperm",
         "p_spatial", "q_spatial", "n_spatial_nulls", "genes", "leading_edge"]
@@ -12,8 +13,8 @@ SHOW = ["list", "term", "set_size", "overlap", "fold_enrichment", "es", "nes", "
 def main(smk, log):
     p, lib = smk.params, smk.wildcards.library
     tables = {k: read_tsv(path) for k, path in zip(p.lists, smk.input.tables)}
-    fig = F.enrichment_figure(tables, lib, top_terms=p.top_terms, alpha=p.alpha)
-    F.save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
+    fig = enrichment_figure(tables, lib, top_terms=p.top_terms, alpha=p.alpha)
+    save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
     parts = []
     for k, t in tables.items():
         q = "q_spatial" if "q_spatial" in t and t["q_spatial"].notna().any() else "q_geneperm"

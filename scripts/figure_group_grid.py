@@ -3,11 +3,10 @@ import json
 
 import nibabel as nib
 
-from fcect.figures import plots as F
 from fcect.core.io import read_tsv, run_logged
-
-STAT = {"baseline": "t (TRD vs HC, adjusted for covariates)", "ect": "t (post vs pre ECT, paired)"}
-TITLE = {"baseline": "Baseline: TRD vs HC", "ect": "ECT: post vs pre"}
+from fcect.core.vocabulary import CONTRAST_TITLE, STAT_LABEL
+from fcect.figures.group import group_grid_figure
+from fcect.figures.style import fwe_threshold_map, save_figure
 
 
 def main(smk, log):
@@ -26,11 +25,11 @@ def main(smk, log):
         if not len(cl):
             continue
         rows.append(dict(seed=seed, network=seeds.loc[seed, "network"] if seed in seeds.index else "",
-                         t_img=F.fwe_threshold_map(nib.load(t), nib.load(lp), alpha), clusters=cl))
-    title = f"{TITLE.get(wc.contrast, wc.contrast)} (n = {n}), FWE-corrected ({p.method.replace('_', ' ')})"
-    fig = F.group_grid_figure(rows, direction, STAT.get(wc.contrast, "t"), p.method.replace("_", " "), alpha,
-                              display=p.display, n_slices=p.n_slices, title=title)
-    F.save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
+                         t_img=fwe_threshold_map(nib.load(t), nib.load(lp), alpha), clusters=cl))
+    title = f"{CONTRAST_TITLE.get(wc.contrast, wc.contrast)} (n = {n}), FWE-corrected ({p.method.replace('_', ' ')})"
+    fig = group_grid_figure(rows, direction, STAT_LABEL.get(wc.contrast, "t"), p.method.replace("_", " "), alpha,
+                            display=p.display, n_slices=p.n_slices, title=title)
+    save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
     log.info("%s: %d seeds with %s clusters -> %s", wc.contrast, len(rows), p.method, smk.output.png)
 
 

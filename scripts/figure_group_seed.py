@@ -4,10 +4,10 @@ import json
 import nibabel as nib
 from scipy import stats
 
-from fcect.figures import plots as F
 from fcect.core.io import read_tsv, run_logged
-
-STAT = {"baseline": "t (TRD vs HC, adjusted)", "ect": "t (post vs pre, paired)"}
+from fcect.core.vocabulary import CONTRAST_TITLE, STAT_LABEL_SHORT
+from fcect.figures.group import group_seed_figure
+from fcect.figures.style import fwe_threshold_map, save_figure
 
 
 def main(smk, log):
@@ -17,7 +17,7 @@ def main(smk, log):
     t_img = nib.load(smk.input.t)
     alpha = float(info.get("grf", {}).get("cluster_p", info.get("alpha", 0.05)) if p.method == "grf"
                   else info.get("alpha", 0.05))
-    thr = F.fwe_threshold_map(t_img, nib.load(smk.input.logp), alpha)
+    thr = fwe_threshold_map(t_img, nib.load(smk.input.logp), alpha)
     cl = read_tsv(smk.input.clusters)
     cl = cl[cl["method"] == p.method] if len(cl) else cl
     direction = (info["direction"]["positive_t"], info["direction"]["negative_t"])
@@ -27,12 +27,11 @@ def main(smk, log):
     if not t_disp:
         dof = info.get("dof") or 20
         t_disp = float(stats.t.isf(cfp / 2, dof))
-    label = STAT.get(wc.contrast, "t")
-    title = (f"{'Baseline TRD vs HC' if wc.contrast == 'baseline' else 'ECT post vs pre'}, seed {wc.seed} "
-             f"(n = {info.get('n')})")
-    fig = F.group_seed_figure(t_img, thr, cl, wc.seed, label, p.method.replace("_", " "), alpha, float(t_disp),
-                              f"two-sided p < {cfp:g}", direction, title=title, n_slices=p.n_slices)
-    F.save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
+    label = STAT_LABEL_SHORT.get(wc.contrast, "t")
+    title = f"{CONTRAST_TITLE.get(wc.contrast, wc.contrast)}, seed {wc.seed} (n = {info.get('n')})"
+    fig = group_seed_figure(t_img, thr, cl, wc.seed, label, p.method.replace("_", " "), alpha, float(t_disp),
+                            f"two-sided p < {cfp:g}", direction, title=title, n_slices=p.n_slices)
+    save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
     log.info("%s seed-%s: %d %s clusters -> %s", wc.contrast, wc.seed, len(cl), p.method, smk.output.png)
 
 

@@ -1,8 +1,9 @@
-"""Rule figure_seeds: the cerebellar seed spheres on the MNI template (fcect.figures.plots.seeds_figure)."""
+"""Rule figure_seeds: the cerebellar seed spheres on the MNI template (fcect.figures.seeds.seeds_figure)."""
 import nibabel as nib
 
-from fcect.figures import plots as F
 from fcect.core.io import read_tsv, run_logged
+from fcect.figures.seeds import seeds_figure
+from fcect.figures.style import save_figure
 
 
 def main(smk, log):
@@ -15,8 +16,8 @@ def main(smk, log):
         note = f"{radii[0]:g} mm spheres"
     else:
         note = "spheres of radius " + ", ".join(f"{v:g}" for v in radii) + " mm"
-    fig = F.seeds_figure(nib.load(smk.input.seeds), seeds, nib.load(smk.input.cerebellum), radius_note=note)
-    F.save_figure(fig, smk.output.png, smk.output.vector, dpi=smk.params.dpi)
+    fig = seeds_figure(nib.load(smk.input.seeds), seeds, nib.load(smk.input.cerebellum), radius_note=note)
+    save_figure(fig, smk.output.png, smk.output.vector, dpi=smk.params.dpi)
     log.info("seed figure: %d seeds -> %s", len(seeds), smk.output.png)
 
 

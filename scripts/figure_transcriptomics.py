@@ -4,10 +4,10 @@ import json
 
 import pandas as pd
 
-from fcect.figures import plots as F
 from fcect.core.io import read_tsv, run_logged
-
-CONTRAST = {"ect": "regional mean t (post vs pre)", "baseline": "regional mean t (TRD vs HC)"}
+from fcect.core.vocabulary import RESPONSE_LABEL
+from fcect.figures.style import save_figure
+from fcect.figures.transcriptomics import pls_figure, surface_figure
 
 
 def main(smk, log):
@@ -16,11 +16,10 @@ def main(smk, log):
         pls = json.load(fh)
     nulls = pd.read_csv(smk.input.nulls, sep="\t", usecols=lambda c: c == "PLS1_var_explained")
     null_var = nulls["PLS1_var_explained"].to_numpy(float) if "PLS1_var_explained" in nulls else None
-    label = CONTRAST.get(pls.get("contrast"), "regional mean t")
-    fig = F.pls_figure(pls, null_var, read_tsv(smk.input.genes), top_genes=p.top_genes, response_label=label)
-    F.save_figure(fig, smk.output.pls, smk.output.pls_vector, dpi=p.dpi)
-    F.save_figure(F.surface_figure(pls, response_label=label), smk.output.surface, smk.output.surface_vector,
-                  dpi=p.dpi)
+    label = RESPONSE_LABEL.get(pls.get("contrast"), "regional mean t")
+    fig = pls_figure(pls, null_var, read_tsv(smk.input.genes), top_genes=p.top_genes, response_label=label)
+    save_figure(fig, smk.output.pls, smk.output.pls_vector, dpi=p.dpi)
+    save_figure(surface_figure(pls, response_label=label), smk.output.surface, smk.output.surface_vector, dpi=p.dpi)
     log.info("transcriptomics figures: %d regions, PLS1 %.3f", len(pls.get("regions", [])),
              pls.get("pls1_var_explained", float("nan")))
 

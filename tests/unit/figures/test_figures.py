@@ -15,11 +15,15 @@ from PIL import Image
 
 from conftest import REPO, run_snakemake
 from fcect.core import html as html_mod
-from fcect.figures import plots as F
+from fcect.figures import clinical as FC
+from fcect.figures import group as FG
+from fcect.figures import prediction as FP
+from fcect.figures import qc as FQ
+from fcect.figures import style as FS
 from fcect.report import summary as R
 
 DPI = 300
-WIDTHS = {int(round(F.WIDTH_IN * DPI)), int(round(F.HALF_WIDTH_IN * DPI))}  # 2100 / 1050 px
+WIDTHS = {int(round(FS.WIDTH_IN * DPI)), int(round(FS.HALF_WIDTH_IN * DPI))}  # 2100 / 1050 px
 
 
 def check_png(path, widths=WIDTHS, dpi=DPI):
@@ -56,13 +60,13 @@ def motion_fake():
 
 def test_save_figure_png_size_and_vector(tmp_path, motion_fake):
     m, part = motion_fake
-    fig = F.qc_figure(m, part)
-    F.save_figure(fig, tmp_path / "qc.png", tmp_path / "qc.svg")
+    fig = FQ.qc_figure(m, part)
+    FS.save_figure(fig, tmp_path / "qc.png", tmp_path / "qc.svg")
     w, h = check_png(tmp_path / "qc.png")
     assert (w, h) == (2100, int(round(2.6 * DPI)))
     svg = (tmp_path / "qc.svg").read_text()
     assert svg.startswith("<?xml") and "mean FD" in svg  # text kept as text (svg.fonttype none)
-    F.save_figure(F.qc_figure(m, part), tmp_path / "qc2.png", tmp_path / "qc2.pdf")
+    FS.save_figure(FQ.qc_figure(m, part), tmp_path / "qc2.png", tmp_path / "qc2.pdf")
     assert (tmp_path / "qc2.pdf").read_bytes()[:4] == b"%PDF"
     assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave nothing behind
 
@@ -88,14 +92,14 @@ def _fake_clinical():
 
 def test_clinical_figures(tmp_path):
     values, corr = _fake_clinical()
-    F.save_figure(F.clinical_scatter_figure(values, corr), tmp_path / "s.png")
+    FS.save_figure(FC.clinical_scatter_figure(values, corr), tmp_path / "s.png")
     check_png(tmp_path / "s.png")
-    F.save_figure(F.clinical_scatter_figure(values, corr.iloc[:0]), tmp_path / "empty.png")
+    FS.save_figure(FC.clinical_scatter_figure(values, corr.iloc[:0]), tmp_path / "empty.png")
     check_png(tmp_path / "empty.png")
     part = pd.DataFrame(dict(participant_id=["a", "b", "c", "d"], group=["TRD", "TRD", "TRD", "HC"],
                              included_ect=[True, True, True, False], hamd_pre=[30, 25, 20, 2],
                              hamd_post=[10, 15, 18, np.nan]))
-    F.save_figure(F.hamd_paired_figure(part), tmp_path / "h.png")
+    FS.save_figure(FC.hamd_paired_figure(part), tmp_path / "h.png")
     assert check_png(tmp_path / "h.png")[0] == 1050
 
 
@@ -108,7 +112,7 @@ def test_prediction_figure_with_a_skipped_mode(tmp_path):
               null=pd.DataFrame(dict(r=rng.normal(0, 0.3, 500))))
     skipped = dict(mode="as_published", summary=dict(status="skipped: no full-sample cluster"),
                    predictions=pd.DataFrame(columns=["observed", "predicted"]), null=pd.DataFrame(columns=["r"]))
-    F.save_figure(F.prediction_figure([skipped, ok]), tmp_path / "p.png")
+    FS.save_figure(FP.prediction_figure([skipped, ok]), tmp_path / "p.png")
     check_png(tmp_path / "p.png")
 
 
@@ -126,20 +130,20 @@ def test_group_figures_on_a_synthetic_map(tmp_path):
     t_img = nib.Nifti1Image(t, aff)
     lp = np.zeros(shape, np.float32)
     lp[8:11, 22:25, 15:18] = 2.5
-    thr = F.fwe_threshold_map(t_img, nib.Nifti1Image(lp, aff), 0.05)
+    thr = FS.fwe_threshold_map(t_img, nib.Nifti1Image(lp, aff), 0.05)
     assert np.count_nonzero(thr.get_fdata()) == 27
     cl = pd.DataFrame(dict(size_voxels=[27], peak_x=[-24.0], peak_y=[28.0], peak_z=[26.0]))
-    assert 26.0 in F.slice_positions(cl, 5, t_img)
-    fig = F.group_seed_figure(t_img, thr, cl, "Exec2L", "t (post vs pre)", "cluster extent", 0.05, 3.5,
-                              "two-sided p < 0.001", ("post>pre", "pre>post"), title="test")
-    F.save_figure(fig, tmp_path / "seed.png")
+    assert 26.0 in FS.slice_positions(cl, 5, t_img)
+    fig = FG.group_seed_figure(t_img, thr, cl, "Exec2L", "t (post vs pre)", "cluster extent", 0.05, 3.5,
+                               "two-sided p < 0.001", ("post>pre", "pre>post"), title="test")
+    FS.save_figure(fig, tmp_path / "seed.png")
     check_png(tmp_path / "seed.png")
     rows = [dict(seed="Exec2L", network="executive", t_img=thr, clusters=cl)]
     for display in ("slices", "glass"):
-        F.save_figure(F.group_grid_figure(rows, ("post>pre", "pre>post"), "t", "cluster extent", 0.05,
-                                          display=display, title="grid"), tmp_path / f"grid_{display}.png")
+        FS.save_figure(FG.group_grid_figure(rows, ("post>pre", "pre>post"), "t", "cluster extent", 0.05,
+                                            display=display, title="grid"), tmp_path / f"grid_{display}.png")
         check_png(tmp_path / f"grid_{display}.png")
-    F.save_figure(F.group_grid_figure([], ("a", "b"), "t", "maxt", 0.05, title="none"), tmp_path / "none.png")
+    FS.save_figure(FG.group_grid_figure([], ("a", "b"), "t", "maxt", 0.05, title="none"), tmp_path / "none.png")
     check_png(tmp_path / "none.png")
 
 
@@ -221,8 +225,8 @@ FIGURE_RULE = re.compile(r"^(figure_|table_|report_)\w+$|^all$")
 def test_plotting_change_reruns_only_figure_rules(tiny_run):
     """Regenerating figures from existing results never reruns the analysis (default rerun triggers)."""
     assert _dry_run_jobs(tiny_run) <= {"all"}, "the tiny run is not complete"
-    script = tiny_run / "scripts/figures_qc.py"
-    lib = tiny_run / "scripts/fcect/figures.py"
+    script = tiny_run / "scripts/figure_qc.py"
+    lib = tiny_run / "scripts/fcect/figures/style.py"
     text, lib_text, st_script, st_lib = script.read_text(), lib.read_text(), script.stat(), lib.stat()
     restore_mtime = lambda p, st: os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # noqa: E731
     try:
