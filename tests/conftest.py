@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
-WORKFLOW_PARTS = ["Snakefile", "config", "rules", "scripts", "envs", "profiles"]
+WORKFLOW_PARTS = ["Snakefile", "config", "rules", "scripts", "envs", "profiles", "report", "pyproject.toml"]
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -31,7 +31,7 @@ def copy_workflow(dest: Path) -> Path:
     for part in WORKFLOW_PARTS:
         src = REPO / part
         if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"), dirs_exist_ok=True)
         elif src.exists():
             shutil.copy2(src, dest / part)
     return dest
