@@ -4,7 +4,7 @@ Design: 135 subjects (70 TRD, 65 HC), group + intercept + 4 covariates (age, sex
 Freedman-Lane, two-sided max-T, on every voxel of the 3 mm MNI152 grey-matter mask of nilearn
 (``load_mni152_gm_mask(resolution=3)``) above z = -30 mm (cerebellum excluded, approximately).
 Both engines get the *same* permutations (nilearn's own draw sequence, reproduced by
-``fcect.group.inference.nilearn_rearrangements``) and the same number of BLAS threads; each runs in its own forked
+``fcect.group.glm.nilearn_rearrangements``) and the same number of BLAS threads; each runs in its own forked
 process so that wall time and peak memory (``ru_maxrss`` growth of the process and the tracemalloc peak of
 Python/numpy allocations) are measured in one run. The script checks that the results are identical
 (null max-T distribution and FWE p-values).
@@ -98,10 +98,10 @@ def run_nilearn(Y, grp, cov, n_perm, seed, threads):
 
 
 def run_fcect(Y, grp, cov, R, threads, mask=None, methods=("maxt",)):
-    from fcect.group import inference as inf
+    from fcect.group import permutation
 
     Z = np.column_stack([np.ones(len(grp)), cov])
-    r = inf.permutation_inference(Y, grp, Z, mask=mask, methods=methods, rearrangements=R, n_threads=threads)
+    r = permutation.permutation_inference(Y, grp, Z, mask=mask, methods=methods, rearrangements=R, n_threads=threads)
     return {"t": r.t, "h0": np.sort(r.null["maxt"]) if "maxt" in methods else None,
             "logp": -np.log10(r.p_fwe["maxt"]) if "maxt" in methods else None, "timings": r.timings}
 
@@ -130,13 +130,13 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    from fcect.group import inference as inf
+    from fcect.group import glm
 
     img, mask, Y, grp, cov = make_data(args.seed)
     n, V = Y.shape
     print(f"design: {n} subjects (70 TRD / 65 HC), 4 covariates + intercept, {V} voxels, "
           f"{args.n_perm} permutations, {args.threads} BLAS thread(s)")
-    R = inf.nilearn_rearrangements(n, args.n_perm, args.seed, signflip=False)
+    R = glm.nilearn_rearrangements(n, args.n_perm, args.seed, signflip=False)
 
     nl, nl_wall, nl_rss, nl_tm = _in_child(run_nilearn, Y, grp, cov, args.n_perm, args.seed, args.threads)
     fc, fc_wall, fc_rss, fc_tm = _in_child(run_fcect, Y, grp, cov, R, args.threads)

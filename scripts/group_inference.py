@@ -1,4 +1,4 @@
-"""Snakemake script: group inference of one contrast and seed (logic in fcect.group.run)."""
+"""Snakemake script: the group stage for one contrast and seed (logic in fcect.group.run)."""
 from fcect.group.run import run_group
 from fcect.core.io import run_logged
 

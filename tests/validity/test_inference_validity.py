@@ -10,15 +10,14 @@ test report as user properties.
 
 A negative control (uncorrected voxel-wise p < 0.05) shows that the check can fail.
 """
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 from scipy import ndimage, stats
 
 
-from fcect.group import inference as inf
+from fcect.core import vocabulary
+from fcect.group import glm, grf, permutation
 
 N_DATASETS = 200
 ALPHA = 0.05
@@ -47,7 +46,7 @@ def _run_permutation_design(design):
     mask = _sphere(shape)
     n = 20
     grp = np.r_[np.ones(10), np.zeros(10)]
-    hits = {m: 0 for m in inf.PERMUTATION_METHODS}
+    hits = {m: 0 for m in vocabulary.PERMUTATION_METHODS}
     hits["uncorrected"] = 0
     for ds in range(N_DATASETS):
         rng = np.random.default_rng(10_000 + ds)
@@ -57,9 +56,9 @@ def _run_permutation_design(design):
             x, Z = grp, np.column_stack([np.ones(n), cov])
         else:                                # one-sample on paired differences, sign flips (the ECT default)
             x, Z = np.ones(n), None
-        r = inf.permutation_inference(Y, x, Z, mask=mask, n_perm=19, random_state=ds, cluster_forming_p=0.01,
-                                      chunk_size=19, tfce_batch=19)
-        for m in inf.PERMUTATION_METHODS:
+        r = permutation.permutation_inference(Y, x, Z, mask=mask, n_perm=19, random_state=ds,
+                                              cluster_forming_p=0.01, chunk_size=19, tfce_batch=19)
+        for m in vocabulary.PERMUTATION_METHODS:
             hits[m] += int(r.p_fwe[m].min() <= ALPHA)
         hits["uncorrected"] += int((2 * stats.t.sf(np.abs(r.t), r.dof)).min() <= ALPHA)
     return hits
@@ -89,8 +88,8 @@ def test_grf_fwe_within_binomial_interval(record_property):
         rng = np.random.default_rng(20_000 + ds)
         Y = _null(rng, n, shape, 1.2, pad=6).astype(np.float32)[:, mask]
         Z = np.column_stack([np.ones(n), rng.standard_normal(n)])
-        r = inf.ols_t(Y, grp, Z)
-        g = inf.grf_cluster_inference(r["t"], r["dof"], inf.residuals(Y, grp, Z), mask, voxel_p=0.001,
+        r = glm.ols_t(Y, grp, Z)
+        g = grf.grf_cluster_inference(r["t"], r["dof"], glm.residuals(Y, grp, Z), mask, voxel_p=0.001,
                                       cluster_p=ALPHA)
         hits += int(len(g["clusters"]) > 0)
         fwhm.append(np.mean(g["smoothness"]["fwhm_vox"]))

@@ -1,7 +1,5 @@
 """Group stage driver (fcect.group.run.run_group) on a small synthetic cohort: outputs, design, errors."""
 import json
-import pathlib
-import sys
 
 import nibabel as nib
 import numpy as np

@@ -1,15 +1,14 @@
 """Group inference engine: equivalence with statsmodels / nilearn, exact enumeration, GRF formula, tables."""
 import itertools
 import math
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 from scipy import ndimage, stats
 
 
-from fcect.group import inference as inf
+from fcect.core import clusters
+from fcect.group import glm, grf, permutation, tfce
 from fcect.group import tables as tab
 
 ALL = ("maxt", "cluster_extent", "cluster_mass", "tfce")
@@ -41,7 +40,7 @@ def test_t_equals_statsmodels_two_group_with_covariates(grid_data):
 
     mask, Y, grp, cov = grid_data
     Z = np.column_stack([np.ones(len(grp)), cov])
-    r = inf.ols_t(Y, grp, Z)
+    r = glm.ols_t(Y, grp, Z)
     X = np.column_stack([grp, Z])
     ref = np.array([sm.OLS(Y[:, v], X).fit().tvalues[0] for v in range(Y.shape[1])])
     np.testing.assert_allclose(r["t"], ref, atol=1e-6, rtol=1e-6)
@@ -54,13 +53,13 @@ def test_t_equals_scipy_one_sample_and_effect_sizes():
     rng = np.random.default_rng(2)
     n = 17
     D = rng.normal(0.3, 1, (n, 50))
-    r = inf.ols_t(D, np.ones(n))
+    r = glm.ols_t(D, np.ones(n))
     ref = stats.ttest_1samp(D, 0).statistic
     np.testing.assert_allclose(r["t"], ref, atol=1e-10)
     np.testing.assert_allclose(r["cohens_d"], D.mean(0) / D.std(0, ddof=1), atol=1e-10)
     # two groups, no covariates: Hedges' g = (m1 - m0) / s_pooled * (1 - 3 / (4 (n1 + n0 - 2) - 1))
     g = np.r_[np.ones(9), np.zeros(8)]
-    r2 = inf.ols_t(D, g, np.ones((n, 1)))
+    r2 = glm.ols_t(D, g, np.ones((n, 1)))
     a, b = D[g == 1], D[g == 0]
     sp = np.sqrt(((len(a) - 1) * a.var(0, ddof=1) + (len(b) - 1) * b.var(0, ddof=1)) / (n - 2))
     J = 1 - 3 / (4 * (n - 2) - 1)
@@ -75,8 +74,8 @@ def test_constant_and_nan_voxels_are_neutral(grid_data):
     Y2[:, 5] = 3.0            # constant
     Y2[3, 7] = np.nan         # NaN in one subject
     Y2[:, 9] = np.nan         # NaN everywhere
-    R = inf.make_rearrangements(inf.make_glm(grp, Z), "permute", 60, np.random.default_rng(0), exact=False)[0]
-    a = inf.permutation_inference(Y2, grp, Z, mask=mask, methods=ALL, rearrangements=R, dtype=np.float64)
+    R = glm.make_rearrangements(glm.make_glm(grp, Z), "permute", 60, np.random.default_rng(0), exact=False)[0]
+    a = permutation.permutation_inference(Y2, grp, Z, mask=mask, methods=ALL, rearrangements=R, dtype=np.float64)
     bad = np.zeros(Y.shape[1], bool)
     bad[[5, 7, 9]] = True
     assert not a.valid[bad].any() and a.valid[~bad].all()
@@ -86,7 +85,7 @@ def test_constant_and_nan_voxels_are_neutral(grid_data):
     # same as the data with those voxels set to 0 beforehand (zero = no signal), for every method
     Y3 = Y.copy()
     Y3[:, bad] = 0.0
-    b = inf.permutation_inference(Y3, grp, Z, mask=mask, methods=ALL, rearrangements=R, dtype=np.float64)
+    b = permutation.permutation_inference(Y3, grp, Z, mask=mask, methods=ALL, rearrangements=R, dtype=np.float64)
     for m in ALL:
         np.testing.assert_allclose(a.null[m], b.null[m], rtol=1e-12)
         np.testing.assert_array_equal(a.p_fwe[m], b.p_fwe[m])
@@ -103,9 +102,9 @@ def test_maxt_identical_to_nilearn_with_the_same_permutations(grid_data, signfli
     x = np.ones(n) if signflip else grp
     out = permuted_ols(x[:, None], Y, confounding_vars=cov, model_intercept=not signflip, n_perm=300,
                        random_state=5, n_jobs=1, verbose=0)
-    R = inf.nilearn_rearrangements(n, 300, 5, signflip)
+    R = glm.nilearn_rearrangements(n, 300, 5, signflip)
     Z = cov if signflip else np.column_stack([np.ones(n), cov])
-    r = inf.permutation_inference(Y, x, Z, methods=("maxt",), rearrangements=R)
+    r = permutation.permutation_inference(Y, x, Z, methods=("maxt",), rearrangements=R)
     np.testing.assert_allclose(r.t, out["t"][0], atol=1e-10)
     np.testing.assert_allclose(np.sort(r.null["maxt"]), np.sort(out["h0_max_t"][0]), rtol=1e-10)
     np.testing.assert_allclose(-np.log10(r.p_fwe["maxt"]), out["logp_max_t"][0], atol=1e-12)
@@ -122,7 +121,7 @@ def test_maxt_p_matches_nilearn_within_monte_carlo_error(grid_data):
     n, N = len(grp), 1000
     out = permuted_ols(grp[:, None], Y, confounding_vars=cov, n_perm=N, random_state=1, n_jobs=1, verbose=0)
     Z = np.column_stack([np.ones(n), cov])
-    r = inf.permutation_inference(Y, grp, Z, methods=("maxt",), n_perm=N, random_state=123)
+    r = permutation.permutation_inference(Y, grp, Z, methods=("maxt",), n_perm=N, random_state=123)
     p_nl = 10 ** -out["logp_max_t"][0]
     assert np.max(np.abs(p_nl - r.p_fwe["maxt"])) <= 1.95 * math.sqrt(2 / N) + 2 / N
     assert stats.ks_2samp(out["h0_max_t"][0], r.null["maxt"]).pvalue > 0.001
@@ -143,10 +142,10 @@ def test_tfce_and_clusters_identical_to_nilearn_with_6_connectivity(grid_data):
     cov = cov.astype(float)
     out = permuted_ols(grp[:, None], Y, confounding_vars=cov, n_perm=15, random_state=3, n_jobs=1, verbose=0,
                        masker=masker, tfce=True, threshold=0.01)
-    R = inf.nilearn_rearrangements(n, 15, 3, False)
+    R = glm.nilearn_rearrangements(n, 15, 3, False)
     Z = np.column_stack([np.ones(n), cov])
-    r = inf.permutation_inference(Y, grp, Z, mask=mask, methods=ALL, rearrangements=R, connectivity=6,
-                                  cluster_forming_p=0.01, dtype=np.float64)
+    r = permutation.permutation_inference(Y, grp, Z, mask=mask, methods=ALL, rearrangements=R, connectivity=6,
+                                          cluster_forming_p=0.01, dtype=np.float64)
     np.testing.assert_allclose(r.tfce, out["tfce"][0], rtol=1e-10)
     np.testing.assert_allclose(np.sort(r.null["tfce"]), np.sort(out["h0_max_tfce"][0]), rtol=1e-9)
     np.testing.assert_allclose(np.sort(r.null["cluster_extent"]), np.sort(out["h0_max_size"][0]))
@@ -163,8 +162,8 @@ def test_tfce_map_equals_nilearn(connectivity):
     for _ in range(4):
         img = ndimage.gaussian_filter(rng.standard_normal((11, 12, 10)), 1.2) * 5
         img[img.shape[0] // 2] = 0
-        ref = calculate_tfce(img[..., None], inf.structure(connectivity), two_sided_test=True)[..., 0]
-        np.testing.assert_allclose(inf.tfce_map(img, connectivity), ref, rtol=1e-12, atol=0)
+        ref = calculate_tfce(img[..., None], clusters.structure(connectivity), two_sided_test=True)[..., 0]
+        np.testing.assert_allclose(tfce.tfce_map(img, connectivity), ref, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("connectivity", [6, 18, 26])
@@ -178,13 +177,13 @@ def test_tfce_max_batch_equals_dense_tfce(connectivity):
     T[4] = 0.0                        # empty map
     T[5, : V // 2] = 0.0
     T[6] = np.abs(T[6])               # one tail only
-    fast = inf.tfce_max_batch(T, inf.Grid(mask, connectivity))
-    fast2, maps = inf.tfce_max_batch(T, inf.Grid(mask, connectivity), voxelwise=True)
+    fast = tfce.tfce_max_batch(T, tfce.Grid(mask, connectivity))
+    fast2, maps = tfce.tfce_max_batch(T, tfce.Grid(mask, connectivity), voxelwise=True)
     np.testing.assert_array_equal(fast, fast2)
     for b in range(T.shape[0]):
         m3 = np.zeros(shape)
         m3[mask] = T[b]
-        dense = inf.tfce_map(m3, connectivity)
+        dense = tfce.tfce_map(m3, connectivity)
         ref = np.abs(dense).max()
         assert fast[b] == pytest.approx(ref, rel=1e-12, abs=1e-12)
         np.testing.assert_allclose(maps[b], dense[mask], rtol=1e-10, atol=1e-10)   # voxel-wise (observed) map
@@ -195,12 +194,12 @@ def test_cluster_batch_equals_ndimage_label():
     shape = (10, 9, 8)
     mask = rng.random(shape) > 0.1
     T = ndimage.gaussian_filter(rng.standard_normal((9,) + shape), (0, 1, 1, 1))[:, mask] * 5
-    nbr = inf.neighbor_table(mask, 26)
-    ms, mm = inf.cluster_max_batch(T, 1.3, np.ascontiguousarray(nbr[:, :13]))
+    nbr = clusters.neighbor_table(mask, 26)
+    ms, mm = permutation.cluster_max_batch(T, 1.3, np.ascontiguousarray(nbr[:, :13]))
     for b in range(T.shape[0]):
         m3 = np.zeros(shape)
         m3[mask] = T[b]
-        _, cl = inf.label_clusters(m3, 1.3, 26)
+        _, cl = clusters.label_clusters(m3, 1.3, 26)
         assert ms[b] == max([c["size"] for c in cl], default=0)
         assert mm[b] == pytest.approx(max([c["mass"] for c in cl], default=0.0), rel=1e-12)
 
@@ -223,7 +222,7 @@ def test_exact_enumeration_two_group_equals_all_permutations():
     g = np.r_[np.ones(4), np.zeros(4)]
     Y = rng.standard_normal((n, V)) + 1.5 * g[:, None] * (np.arange(V) < 3)
     Z = np.ones((n, 1))
-    r = inf.permutation_inference(Y, g, Z, methods=("maxt",), n_perm=5000)
+    r = permutation.permutation_inference(Y, g, Z, methods=("maxt",), n_perm=5000)
     assert r.exact and r.n_perm == math.comb(8, 4) - 1
     t_obs = _brute_t(Y, np.column_stack([g, Z]))
     np.testing.assert_allclose(r.t, t_obs, atol=1e-10)
@@ -246,8 +245,8 @@ def test_signflip_exact_equals_brute_force(n):
     mask = np.ones(shape, bool)
     D = ndimage.gaussian_filter(rng.standard_normal((n,) + shape), (0, 1, 1, 1))[:, mask] + 0.4
     cfp = 0.2
-    r = inf.permutation_inference(D, np.ones(n), None, mask=mask, methods=ALL, n_perm=5000, cluster_forming_p=cfp,
-                                  dtype=np.float64)
+    r = permutation.permutation_inference(D, np.ones(n), None, mask=mask, methods=ALL, n_perm=5000,
+                                          cluster_forming_p=cfp, dtype=np.float64)
     assert r.exact and r.n_perm == 2 ** n - 1 and r.scheme == "signflip"
     thr = stats.t.isf(cfp / 2, n - 1)
     stats_all = {m: [] for m in ALL}
@@ -255,11 +254,11 @@ def test_signflip_exact_equals_brute_force(n):
         t = _brute_t(D * np.array(signs)[:, None], np.ones((n, 1)))
         m3 = np.zeros(shape)
         m3[mask] = t
-        _, cl = inf.label_clusters(m3, thr, 26)
+        _, cl = clusters.label_clusters(m3, thr, 26)
         stats_all["maxt"].append(np.abs(t).max())
         stats_all["cluster_extent"].append(max([c["size"] for c in cl], default=0))
         stats_all["cluster_mass"].append(max([c["mass"] for c in cl], default=0.0))
-        stats_all["tfce"].append(np.abs(inf.tfce_map(m3, 26)).max())
+        stats_all["tfce"].append(np.abs(tfce.tfce_map(m3, 26)).max())
     # observed statistics (the identity is the first product element)
     t_obs = _brute_t(D, np.ones((n, 1)))
     np.testing.assert_allclose(r.t, t_obs, atol=1e-10)
@@ -275,13 +274,13 @@ def test_reproducible_and_chunk_invariant(grid_data):
     mask, Y, grp, cov = grid_data
     Z = np.column_stack([np.ones(len(grp)), cov])
     kw = dict(mask=mask, methods=ALL, n_perm=50, random_state=42)
-    a = inf.permutation_inference(Y, grp, Z, chunk_size=7, tfce_batch=3, **kw)
-    b = inf.permutation_inference(Y, grp, Z, chunk_size=64, **kw)
-    c = inf.permutation_inference(Y, grp, Z, chunk_size=64, **dict(kw, random_state=43))
+    a = permutation.permutation_inference(Y, grp, Z, chunk_size=7, tfce_batch=3, **kw)
+    b = permutation.permutation_inference(Y, grp, Z, chunk_size=64, **kw)
+    c = permutation.permutation_inference(Y, grp, Z, chunk_size=64, **dict(kw, random_state=43))
     for m in ALL:   # float32 BLAS blocking may differ with the chunk size: equal to float32 precision
         np.testing.assert_allclose(a.null[m], b.null[m], rtol=2e-5)
-    a2 = inf.permutation_inference(Y, grp, Z, chunk_size=7, tfce_batch=3, **kw)
-    d = inf.permutation_inference(Y, grp, Z, chunk_size=64, tfce_batch=8, n_threads=2, **kw)   # threaded TFCE
+    a2 = permutation.permutation_inference(Y, grp, Z, chunk_size=7, tfce_batch=3, **kw)
+    d = permutation.permutation_inference(Y, grp, Z, chunk_size=64, tfce_batch=8, n_threads=2, **kw)   # threaded TFCE
     for m in ALL:
         np.testing.assert_array_equal(a.null[m], a2.null[m])
         np.testing.assert_allclose(d.null[m], b.null[m], rtol=2e-5)
@@ -304,13 +303,13 @@ def test_reproducible_and_chunk_invariant(grid_data):
 ])
 def test_grf_minimum_cluster_size_worked_examples(V, dLh, vp, k_ref, em_ref, beta_ref):
     z = stats.norm.isf(vp / 2)
-    Em, EN, beta = inf.grf_params(V, dLh, z)
+    Em, EN, beta = grf.grf_params(V, dLh, z)
     assert Em == pytest.approx(em_ref, rel=1e-9)
     assert EN == pytest.approx(V * vp / 2, rel=1e-12)
     assert beta == pytest.approx(beta_ref, rel=1e-9)
-    k = inf.grf_min_cluster_size(V, dLh, z, 0.05 / 2)
+    k = grf.grf_min_cluster_size(V, dLh, z, 0.05 / 2)
     assert k == k_ref
-    assert inf.grf_cluster_p(k, V, dLh, z) < 0.025 <= inf.grf_cluster_p(k - 1, V, dLh, z)
+    assert grf.grf_cluster_p(k, V, dLh, z) < 0.025 <= grf.grf_cluster_p(k - 1, V, dLh, z)
 
 
 def test_smoothness_recovers_kernel_fwhm_and_dlh_identity():
@@ -319,7 +318,7 @@ def test_smoothness_recovers_kernel_fwhm_and_dlh_identity():
     mask = np.ones(shape, bool)
     sigma = 1.5
     R = ndimage.gaussian_filter(rng.standard_normal((20,) + shape), (0, sigma, sigma, sigma), mode="wrap")[:, mask]
-    sm = inf.estimate_smoothness(R - R.mean(0), mask, dof=19, voxel_size=(3, 3, 3))
+    sm = grf.estimate_smoothness(R - R.mean(0), mask, dof=19, voxel_size=(3, 3, 3))
     fwhm_kernel = sigma * math.sqrt(8 * math.log(2))
     # FWHM is estimated from standardised residuals (biased low by a few % for small n; dLh is DOF-corrected)
     np.testing.assert_allclose(sm["fwhm_vox"], fwhm_kernel, rtol=0.07)
@@ -328,15 +327,15 @@ def test_smoothness_recovers_kernel_fwhm_and_dlh_identity():
     np.testing.assert_allclose(sm["fwhm_mm"], np.asarray(sm["fwhm_vox"]) * 3)
     # dLh = sqrt(det Lambda) = (4 ln 2)^(3/2) / (FWHMx FWHMy FWHMz), times DPABI's DOF factor sqrt(retval)
     raw = (4 * math.log(2)) ** 1.5 / np.prod(sm["fwhm_vox"])
-    assert sm["dLh"] == pytest.approx(raw * math.sqrt(inf._dof_correction(19)), rel=1e-10)
+    assert sm["dLh"] == pytest.approx(raw * math.sqrt(grf._dof_correction(19)), rel=1e-10)
 
 
 def test_dpabi_dof_correction_literal():
     # lut(101) = 1.0104851, lut(151) = 1.0068808 -> interpolated lut(130) = 1.008394606, lut(131) = 1.00832252;
     # DPABI: retval = (lut(131) - lut(130)) * (130 - 130 + 1) + lut(131) = 1.008250434
-    assert inf._dof_correction(130) == pytest.approx(1.008250434, abs=1e-9)
-    assert inf._dof_correction(3) == pytest.approx(1.21)
-    assert inf._dof_correction(1000) == pytest.approx(1 + 1.0321 / 1000)
+    assert grf._dof_correction(130) == pytest.approx(1.008250434, abs=1e-9)
+    assert grf._dof_correction(3) == pytest.approx(1.21)
+    assert grf._dof_correction(1000) == pytest.approx(1 + 1.0321 / 1000)
 
 
 def test_grf_finds_planted_cluster_and_reports_two_tailed_p():
@@ -351,8 +350,8 @@ def test_grf_finds_planted_cluster_and_reports_two_tailed_p():
     Y = Y - 0.6 * g[:, None, None, None] * ndimage.gaussian_filter(blob, 1)[None] / 0.5
     Y = Y[:, mask]
     Z = np.ones((n, 1))
-    r = inf.ols_t(Y, g, Z)
-    res = inf.grf_cluster_inference(r["t"], r["dof"], inf.residuals(Y, g, Z), mask, voxel_p=0.001, cluster_p=0.05)
+    r = glm.ols_t(Y, g, Z)
+    res = grf.grf_cluster_inference(r["t"], r["dof"], glm.residuals(Y, g, Z), mask, voxel_p=0.001, cluster_p=0.05)
     assert res["clusters"], "planted cluster not found"
     c = res["clusters"][0]
     assert c["sign"] == -1 and c["size"] >= res["k_min"] and c["p"] < 0.05
