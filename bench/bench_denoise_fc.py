@@ -5,13 +5,12 @@ Run:  python bench/bench_denoise_fc.py [--voxel 4] [--volumes 200] [--repeats 2]
 One simulated scan at the default size (4 mm acquisition grid, 200 volumes) is written to a temporary folder, then
 in the same process:
   read      : load the BOLD file into memory (the I/O floor: decompression + int16 scaling)
-  ours      : fcect.preprocess.pipeline.denoise_and_fc (all 7 seeds x all analysis voxels, one matrix product)
+  ours      : fcect.preprocess.run.denoise_and_fc (all 7 seeds x all analysis voxels, one matrix product)
   reference : image.resample_img + NiftiMasker + NiftiSpheresMasker (7 seeds) + numpy.corrcoef per seed
 Ratios are reported against the reference (speed-up) and against the read time (how close to the I/O limit).
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,10 +37,12 @@ def main():
     from fcect.preprocess.denoise import confound_matrix
     from fcect.core.io import save_nifti, save_tsv
     from fcect.preprocess.masks import make_masks, seed_masks
-    from fcect.preprocess.pipeline import denoise_and_fc
+    from fcect.preprocess.run import denoise_and_fc
     from fcect.preprocess.seeds import read_seeds
     from fcect.core.paths import fmriprep_paths
-    from fcect.simulate.cohort import SimParams, cohort_table, write_scan
+    from fcect.simulate.cohort import cohort_table
+    from fcect.simulate.params import SimParams
+    from fcect.simulate.scan import write_scan
 
     warnings.filterwarnings("ignore")
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())

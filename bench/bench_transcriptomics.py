@@ -9,7 +9,6 @@ archive (else a synthetic 34 x 15,000 matrix). Reports seconds and speed-ups:
   * vertex-level spin operators (5000 rotations); calibration cost per null PLS run; ES vs blitzgsea's ES.
 """
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from fcect.transcriptomics import ahba
 from fcect.transcriptomics import nulls as spin
 from fcect.transcriptomics import enrichment as en
 from fcect.transcriptomics import pls as tx
-from fcect.transcriptomics import pipeline as tp
+from fcect.transcriptomics import calibration as cal
 
 
 def load_X():
@@ -88,7 +87,7 @@ def main(quick=False):
     lib = ahba.read_gmt(ahba.blitzgsea_library_path("GO_Biological_Process_2023"))
     gs = en.GeneSets(lib, genes, 10, 500)
     ncal = 20 if quick else 100
-    t_cal, _ = timeit(tp.spatial_calibration, X, y, W[:ncal] @ y, {"GO": gs},
+    t_cal, _ = timeit(cal.spatial_calibration, X, y, W[:ncal] @ y, {"GO": gs},
                       100, 4)
     print(f"calibration (GO BP, {len(gs)} terms, 100 bootstraps per PLS run): {t_cal / (ncal + 1):.2f} s per null "
           f"-> {1000 * t_cal / (ncal + 1) / 60:.1f} min for 1000 nulls")

@@ -1,6 +1,6 @@
 """Snakemake script: denoise one scan and write its Fisher-z seed-to-voxel FC map for every seed."""
 from fcect.core.io import run_logged
-from fcect.preprocess.pipeline import denoise_and_fc
+from fcect.preprocess.run import denoise_and_fc
 
 
 def main(snakemake, log):

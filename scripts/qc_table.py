@@ -1,13 +1,14 @@
 """Snakemake script: per-scan motion table, exclusions, and participants with inclusion flags."""
 from fcect.core.io import run_logged
-from fcect.preprocess.pipeline import qc_tables
+from fcect.preprocess.run import qc_tables
 
 
 def main(snakemake, log):
     motion, part = qc_tables(snakemake.input.participants, snakemake.params.schema, snakemake.params.scans,
                              list(snakemake.input.confounds), snakemake.params.qc, snakemake.params.denoise,
                              *snakemake.params.sessions, out_motion=snakemake.output.motion,
-                             out_participants=snakemake.output.participants)
+                             out_participants=snakemake.output.participants,
+                             reduction=snakemake.params.reduction)
     log.info("scans: %d, excluded: %d", len(motion), int((~motion.included).sum()))
     for r in motion[~motion.included].itertuples():
         log.info("excluded %s ses-%s: %s", r.participant_id, r.session, r.reason)

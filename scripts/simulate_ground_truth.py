@@ -1,6 +1,7 @@
 """Snakemake script: collect the planted values and every realised coupling into ground_truth.json."""
 from fcect.core.io import run_logged
-from fcect.simulate.cohort import SimParams, write_ground_truth
+from fcect.simulate.cohort import write_ground_truth
+from fcect.simulate.params import SimParams
 
 
 def main(snakemake, log):

@@ -1,6 +1,7 @@
 """Snakemake script: participants.tsv, planted per-subject couplings, dataset_description.json."""
 from fcect.core.io import run_logged
-from fcect.simulate.cohort import SimParams, write_participants
+from fcect.simulate.cohort import write_participants
+from fcect.simulate.params import SimParams
 
 
 def main(snakemake, log):

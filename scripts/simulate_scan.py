@@ -3,7 +3,8 @@ import pandas as pd
 
 from fcect.core.io import run_logged
 from fcect.preprocess.seeds import read_seeds
-from fcect.simulate.cohort import SimParams, write_scan
+from fcect.simulate.params import SimParams
+from fcect.simulate.scan import write_scan
 
 
 def main(snakemake, log):

@@ -145,3 +145,53 @@ TARGETS["preprocess"] += figure_outputs("mean_fd")
     assert "results/figures/mean_fd.png" in proc.stdout
     lint = _snakemake_with_copy(wf, "--lint")
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, (lint.stdout + lint.stderr)[-3000:]
+
+
+def test_recipe_add_a_contrast(wf):
+    """Vocabulary entries + a design function + the schema enum: then config can list the contrast, and every
+    group rule, figure and table expands over it. Example: ECT responders vs non-responders at baseline."""
+    voc = wf / "scripts/fcect/core/vocabulary.py"
+    voc.write_text(voc.read_text() + '''
+# recipe test: responders (HAMD reduction >= 50%) vs non-responders, ses-pre maps
+CONTRASTS = CONTRASTS + ("response",)
+CONTRAST_DATA["response"] = "pre"
+DIRECTIONS["response"] = ("responders>non-responders", "non-responders>responders")
+CONTRAST_TITLE["response"] = "Baseline: responders vs non-responders"
+CONTRAST_CATEGORY["response"] = "Response"
+CONTRAST_NAME["response"] = "response (responders vs non-responders)"
+STAT_LABEL["response"] = STAT_LABEL_SHORT["response"] = "t (responders vs non-responders)"
+RESPONSE_LABEL["response"] = "regional mean t (responders vs non-responders)"
+''')
+    des = wf / "scripts/fcect/group/design.py"
+    des.write_text(des.read_text().replace('DESIGNS = {"baseline": baseline_design, "ect": ect_design}', '''
+
+def response_design(part, covariates, path):
+    """Responders (reduction >= 0.5) vs non-responders among the completers, ses-pre maps."""
+    import pandas as pd
+    use = as_bool(part["included_ect"]) & (part["group"] == "TRD").to_numpy()
+    sub = part[use].reset_index(drop=True)
+    x = (pd.to_numeric(sub["hamd_reduction"]) >= 0.5).to_numpy(float)
+    cols = [covariate_column(sub, c, "response", path) for c in covariates]
+    Z = np.column_stack([np.ones(len(sub))] + [c - c.mean() for c in cols])
+    return sub, x, Z, ["responder (1)", "intercept"] + list(covariates), {"responders": int(x.sum())}
+
+
+DESIGNS = {"baseline": baseline_design, "ect": ect_design, "response": response_design}'''))
+    _edit(wf / "config/schema/config.schema.yaml", "items: {type: string, enum: [baseline, ect]}",
+          "items: {type: string, enum: [baseline, ect, response]}")
+    cfg = _config(wf, "resp.yaml", {"group": {"contrasts": ["baseline", "ect", "response"]}})
+    proc = _snakemake_with_copy(wf, "-n", "--configfile", "config/tiny.yaml", cfg)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for f in ("results/group/response/seed-Exec2L/stat-t.nii.gz", "results/figures/group/response_fwe.png",
+              "results/tables/clusters_response.html", "results/figures/group/response/seed-DMN9L_stat-t.png"):
+        assert f in proc.stdout, f
+    check = _python_with_copy(wf, (
+        "import numpy as np, pandas as pd\n"
+        "from fcect.group.design import design\n"
+        "part = pd.DataFrame(dict(participant_id=[f'sub-{i}' for i in range(8)], group=['TRD'] * 6 + ['HC'] * 2,\n"
+        "    included_baseline=True, included_ect=[True] * 6 + [False] * 2, age=np.arange(8.0),\n"
+        "    hamd_reduction=[0.9, 0.6, 0.2, 0.1, 0.7, 0.3, np.nan, np.nan]))\n"
+        "sub, x, Z, desc, counts = design(part, 'response', ['age'])\n"
+        "assert len(sub) == 6 and x.tolist() == [1, 1, 0, 0, 1, 0] and Z.shape == (6, 2), (x, Z)\n"
+        "print('ok')\n"))
+    assert check.stdout.strip() == "ok", check.stderr[-2000:]

@@ -1,7 +1,5 @@
 """The transcriptomics rules under Snakemake, isolated from the rest of the workflow (fake group t map and mask;
 synthetic archive folder, or the real archive when it is already cached in resources/downloads)."""
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +12,23 @@ ROOT = REPO
 from fcect.transcriptomics import ahba
 from fcect.testing import transcriptomics as syn
 
+# the names rules/transcriptomics.smk takes from rules/common.smk, set here for a workflow of that stage alone
 SNAKEFILE = f"""
+from pathlib import Path
+from fcect.core import paths as P
+from fcect.core import vocabulary as V
+from fcect.core.code import library_files
 configfile: "config.yaml"
 SEED_IDS = ["Exec2L"]
 SEEDS_TABLE = "seeds.tsv"
+GROUP_CONTRASTS = ["baseline", "ect"]
+MASKS = P.MASKS
+FIG, FIG_EXT, FIG_RES, TARGETS = dict(dpi=100, top_genes=5, top_terms=5), "svg", dict(mem_mb=1000, runtime=5), dict()
+library = lambda script: library_files({str(ROOT / 'scripts')!r} + "/" + script, {str(ROOT / 'scripts' / 'fcect')!r})
+figure_outputs = lambda name: [P.figure(name), P.figure(name, FIG_EXT)]
 include: {str(ROOT / 'rules' / 'transcriptomics.smk')!r}
 rule all:
-    input: transcriptomics_targets()
+    input: TX_RESULTS
 """
 
 
@@ -39,9 +47,8 @@ def _config(tmp, data_dir=None, archive=None):
 
 
 def _run(work, *args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "scripts"))
     return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", "Snakefile",
-                           "--rerun-triggers", "mtime", *args], cwd=work, env=env, capture_output=True, text=True,
+                           "--rerun-triggers", "mtime", *args], cwd=work, capture_output=True, text=True,
                           timeout=600)
 
 

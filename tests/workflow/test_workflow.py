@@ -117,7 +117,8 @@ def test_tiny_run_foundation_outputs(tiny_run):
 def test_tiny_run_recovers_planted_coupling(tiny_run):
     """Subject-mean FC between the planted seeds and their targets exceeds FC with the control region (V1); the
     null seed shows nothing beyond its own (group-independent) target."""
-    from fcect.simulate.cohort import CONTROL_REGION, COUPLINGS, REGIONS, _profile
+    from fcect.simulate.anatomy import region_profile as _profile
+    from fcect.simulate.params import CONTROL_REGION, COUPLINGS, REGIONS
     wd = tiny_run
     amask = nib.load(wd / "results/masks/analysis_mask.nii.gz")
     m = np.asarray(amask.dataobj) > 0

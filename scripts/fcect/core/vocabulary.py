@@ -9,6 +9,8 @@ from __future__ import annotations
 
 # ---------------------------------------------------------------------------------------------- group contrasts
 CONTRASTS = ("baseline", "ect")
+# the maps a contrast analyses: "pre" = each participant's ses-pre map; "change" = post - pre maps (paired)
+CONTRAST_DATA = {"baseline": "pre", "ect": "change"}
 # sign of t: (positive t, negative t)
 DIRECTIONS = {"baseline": ("TRD>HC", "HC>TRD"), "ect": ("post>pre", "pre>post")}
 # figure titles, report categories, methods text

@@ -17,6 +17,7 @@ import pandas as pd
 
 from fcect.core.io import InputError, read_tsv
 from fcect.core.participants import as_bool
+from fcect.core.vocabulary import CONTRAST_DATA
 
 REQUIRED_COLUMNS = ("participant_id", "group", "included_baseline", "included_ect")
 
@@ -31,10 +32,10 @@ def read_included(path):
 
 
 def covariate_column(part, name, contrast, path="participants_included.tsv"):
-    """Numeric covariate values. Derived names: ``mean_fd`` (baseline: mean FD of the ses-pre scan; ECT: mean of
-    pre and post), ``mean_fd_delta`` (post - pre); ``sex`` is coded M = 1, F = 0."""
+    """Numeric covariate values. Derived names: ``mean_fd`` (contrasts of ses-pre maps: mean FD of the ses-pre
+    scan; contrasts of changes: mean of pre and post), ``mean_fd_delta`` (post - pre); ``sex`` is coded M = 1, F = 0."""
     if name == "mean_fd":
-        if contrast == "baseline":
+        if CONTRAST_DATA[contrast] == "pre":
             col = pd.to_numeric(part["mean_fd_pre"], errors="coerce")
         else:
             col = (pd.to_numeric(part["mean_fd_pre"], errors="coerce")
@@ -59,38 +60,49 @@ def covariate_column(part, name, contrast, path="participants_included.tsv"):
     return col
 
 
-def design(part, contrast, covariates, path="participants_included.tsv"):
-    """Rows used, tested regressor, confounds (intercept + demeaned covariates for baseline; demeaned covariates
-    or None for the one-sample ECT test) and a description of the columns."""
-    part = part.reset_index(drop=True)
+def baseline_design(part, covariates, path):
+    """TRD vs HC at ses-pre: TRD indicator, intercept + demeaned covariates."""
     grp = part["group"].astype(str).str.strip()
-    if contrast == "baseline":
-        use = as_bool(part["included_baseline"]) & grp.isin(["TRD", "HC"]).to_numpy()
-        sub = part[use].reset_index(drop=True)
-        x = (sub["group"].astype(str).str.strip() == "TRD").to_numpy(float)
-        n1, n0 = int(x.sum()), int((1 - x).sum())
-        if n1 < 2 or n0 < 2:
-            raise InputError(path, f"baseline comparison needs >= 2 TRD and >= 2 HC included (got {n1}, {n0})")
-        cols = [covariate_column(sub, c, contrast, path) for c in covariates]
-        Z = np.column_stack([np.ones(len(sub))] + [c - c.mean() for c in cols])
-        desc = ["TRD (1) / HC (0)", "intercept"] + [f"{c} (demeaned)" for c in covariates]
-        counts = {"TRD": n1, "HC": n0}
-    elif contrast == "ect":
-        use = as_bool(part["included_ect"]) & (grp == "TRD").to_numpy()
-        sub = part[use].reset_index(drop=True)
-        if len(sub) < 3:
-            raise InputError(path, f"ECT comparison needs >= 3 included completers (got {len(sub)})")
-        x = np.ones(len(sub))
-        cols = [covariate_column(sub, c, contrast, path) for c in covariates]
-        Z = np.column_stack([c - c.mean() for c in cols]) if cols else None
-        desc = ["post - pre mean (intercept)"] + [f"{c} (demeaned)" for c in covariates]
-        counts = {"completers": len(sub)}
-    else:
+    use = as_bool(part["included_baseline"]) & grp.isin(["TRD", "HC"]).to_numpy()
+    sub = part[use].reset_index(drop=True)
+    x = (sub["group"].astype(str).str.strip() == "TRD").to_numpy(float)
+    n1, n0 = int(x.sum()), int((1 - x).sum())
+    if n1 < 2 or n0 < 2:
+        raise InputError(path, f"baseline comparison needs >= 2 TRD and >= 2 HC included (got {n1}, {n0})")
+    cols = [covariate_column(sub, c, "baseline", path) for c in covariates]
+    Z = np.column_stack([np.ones(len(sub))] + [c - c.mean() for c in cols])
+    desc = ["TRD (1) / HC (0)", "intercept"] + [f"{c} (demeaned)" for c in covariates]
+    return sub, x, Z, desc, {"TRD": n1, "HC": n0}
+
+
+def ect_design(part, covariates, path):
+    """Post - pre in the included completers: one-sample test (tested regressor = ones), demeaned covariates."""
+    grp = part["group"].astype(str).str.strip()
+    use = as_bool(part["included_ect"]) & (grp == "TRD").to_numpy()
+    sub = part[use].reset_index(drop=True)
+    if len(sub) < 3:
+        raise InputError(path, f"ECT comparison needs >= 3 included completers (got {len(sub)})")
+    x = np.ones(len(sub))
+    cols = [covariate_column(sub, c, "ect", path) for c in covariates]
+    Z = np.column_stack([c - c.mean() for c in cols]) if cols else None
+    desc = ["post - pre mean (intercept)"] + [f"{c} (demeaned)" for c in covariates]
+    return sub, x, Z, desc, {"completers": len(sub)}
+
+
+# contrast -> design function (part, covariates, path) -> (rows used, tested regressor, confounds or None,
+# column descriptions, counts). A new contrast adds its function here (docs/ARCHITECTURE.md, "How to add").
+DESIGNS = {"baseline": baseline_design, "ect": ect_design}
+
+
+def design(part, contrast, covariates, path="participants_included.tsv"):
+    """Rows used, tested regressor, confounds and a description of the columns of one contrast; the design must
+    have full rank."""
+    if contrast not in DESIGNS:
         raise ValueError(f"unknown contrast {contrast!r}")
+    sub, x, Z, desc, counts = DESIGNS[contrast](part.reset_index(drop=True), covariates, path)
     if Z is not None and np.linalg.matrix_rank(np.column_stack([x, Z])) < Z.shape[1] + 1:
         raise InputError(path, f"{contrast}: design is rank-deficient (a covariate is constant or collinear)")
     return sub, x, Z, desc, counts
-
 
 
 def restrict_mask(mask, contrast, cfg, seed_id, baseline_labels=None):

@@ -26,7 +26,7 @@ from fcect.core.images import index_fc_maps, load_maps
 from fcect.core.io import InputError, save_json, save_nifti, save_tsv
 from fcect.core.participants import participant_id
 from fcect.core.paths import logp_name
-from fcect.core.vocabulary import DIRECTIONS, PERMUTATION_METHODS
+from fcect.core.vocabulary import CONTRAST_DATA, DIRECTIONS, PERMUTATION_METHODS
 from fcect.group import tables
 from fcect.group.design import design, read_included, restrict_mask
 from fcect.group.glm import ols_t, residuals
@@ -35,9 +35,10 @@ from fcect.group.permutation import permutation_inference
 
 
 def fc_inputs(contrast, seed, scans, ses_pre, ses_post, fc_map):
-    """FC maps a group job may use (the script keeps the QC-included participants): baseline = every ses-pre
-    map; ect = ses-pre and ses-post maps of every participant with a post-ECT scan."""
-    if contrast == "baseline":
+    """FC maps a group job may use (the script keeps the QC-included participants): a contrast of ses-pre maps
+    (baseline) gets every ses-pre map; a contrast of changes (ect) the ses-pre and ses-post maps of every
+    participant with a post-ECT scan (vocabulary.CONTRAST_DATA)."""
+    if CONTRAST_DATA[contrast] == "pre":
         return [fc_map(s, t, seed) for s, t in scans if t == ses_pre]
     post = {s for s, t in scans if t == ses_post}
     return [fc_map(s, t, seed) for s, t in scans if s in post]
@@ -74,7 +75,8 @@ class Settings:
         bonferroni = n_seeds if cfg.get("bonferroni_seeds") else 1
         grf_cfg = cfg.get("grf", {})
         return cls(methods=methods, perm_methods=[m for m in methods if m in PERMUTATION_METHODS], feed=feed,
-                   covariates=list(cfg["covariates"] if contrast == "baseline" else cfg.get("ect_covariates", [])),
+                   covariates=list(cfg["covariates"] if CONTRAST_DATA[contrast] == "pre"
+                                   else cfg.get("ect_covariates", [])),
                    alpha=float(cfg["alpha"]) / bonferroni, grf_voxel_p=float(grf_cfg.get("voxel_p", 0.001)),
                    grf_cluster_p=float(grf_cfg.get("cluster_p", 0.05)) / bonferroni,
                    connectivity=int(cfg.get("connectivity", 26)), n_perm=int(cfg["n_perm"]),
@@ -132,7 +134,7 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
 
 
 def _data(contrast, fc, pids, seed_id, sessions, mask_img, mask, participants):
-    """(n, V) float32 data of the contrast over the mask: ses-pre maps (baseline) or post - pre (ect)."""
+    """(n, V) float32 data of the contrast over the mask: ses-pre maps or post - pre (vocabulary.CONTRAST_DATA)."""
     def get(pid, ses):
         if (pid, ses, seed_id) not in fc:
             raise InputError(participants, f"{pid} ses-{ses} is included but its seed-{seed_id} FC map is not "
@@ -144,7 +146,7 @@ def _data(contrast, fc, pids, seed_id, sessions, mask_img, mask, participants):
                          dtype=np.float32)
 
     ses_pre, ses_post = sessions
-    return load(ses_pre) if contrast == "baseline" else load(ses_post) - load(ses_pre)
+    return load(ses_pre) if CONTRAST_DATA[contrast] == "pre" else load(ses_post) - load(ses_pre)
 
 
 def _statistics(Y, x, Z, mask, voxel_size, contrast, s, rs, info, say):
@@ -158,8 +160,8 @@ def _statistics(Y, x, Z, mask, voxel_size, contrast, s, rs, info, say):
     if res is None:
         o = ols_t(Y, x, Z)
         t_vec, dof = o["t"], o["dof"]
-        eff = o["cohens_d"] if contrast == "ect" else o["hedges_g"]
-        eff_kind = "cohens_d" if contrast == "ect" else "hedges_g"
+        eff_kind = "cohens_d" if CONTRAST_DATA[contrast] == "change" else "hedges_g"
+        eff = o[eff_kind]
     else:
         t_vec, dof, eff, eff_kind = res.t, res.dof, res.effsize, res.effsize_kind
         info.update({"scheme": res.scheme, "n_perm": res.n_perm, "n_perm_requested": s.n_perm,

@@ -1,1 +1,21 @@
-"""Masks, seeds, input validation, denoising, seed-to-voxel FC and head-motion QC."""
+"""Preprocess stage: from fMRIPrep derivatives to per-scan seed-to-voxel FC maps and the head-motion QC.
+
+Reads
+    the seeds table (``config/seeds.tsv``), participants.tsv and the fMRIPrep derivatives (preprocessed BOLD,
+    confounds, BOLD sidecar) of every scan.
+Writes
+    ``results/masks/*`` (analysis mask, cerebellar grey matter, seed spheres and their table),
+    ``results/fc/sub-*/ses-*/*_desc-fcz_stat.nii.gz`` (one Fisher-z map per seed) with a denoising info JSON per
+    scan, and ``results/qc/{motion.tsv, participants_included.tsv}``.
+
+Modules
+    ``masks``     analysis grid, tissue masks, seed spheres
+    ``seeds``     the seeds table: reading, validation, derivation of the provisional table
+    ``validate``  cheap checks that the expected input files exist (run when the workflow is parsed)
+    ``denoise``   confound presets, censoring, per-scan denoising (nilearn)
+    ``fc``        seed-to-voxel Pearson r and Fisher z
+    ``qc``        framewise displacement, exclusion decisions, their propagation to participants
+    ``run``       the stage entry points: :func:`run.denoise_and_fc` (per scan), :func:`run.qc_tables` (cohort)
+
+Rule scripts: ``scripts/masks.py``, ``scripts/denoise_fc.py``, ``scripts/qc_table.py``.
+"""

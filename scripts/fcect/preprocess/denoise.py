@@ -20,6 +20,7 @@ from fcect.core.motion import MOTION
 
 
 def _expand(names, derivatives=True, powers=True):
+    """Column names with their fMRIPrep derivative / power2 expansions (Friston-24 style)."""
     out = list(names)
     if derivatives:
         out += [f"{n}_derivative1" for n in names]
@@ -47,6 +48,7 @@ PRESETS = {
 
 
 def confound_matrix(conf: pd.DataFrame, preset: str, path="confounds") -> np.ndarray | None:
+    """The preset's confound columns as a (T, k) float matrix (n/a -> 0), or None for a preset without any."""
     if preset not in PRESETS:
         raise ValueError(f"unknown denoising preset {preset!r}; choose one of {sorted(PRESETS)}")
     cols = PRESETS[preset]["columns"]
@@ -73,6 +75,7 @@ def censor_mask(fd: np.ndarray, threshold: float, before=1, after=2) -> np.ndarr
 
 
 def read_tr(bold_img, json_path=None, bold_path="bold"):
+    """Repetition time (s): RepetitionTime of the JSON sidecar, else the NIfTI header's fourth zoom."""
     if json_path is not None and Path(json_path).exists():
         try:
             meta = json.loads(Path(json_path).read_text())

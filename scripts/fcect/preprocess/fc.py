@@ -42,4 +42,5 @@ def seed_to_voxel_r(Y, seed_columns, target_columns=None, source="scan"):
 
 
 def fisher_z(r, eps=1e-7):
+    """arctanh of r clipped to +-(1 - eps)."""
     return np.arctanh(np.clip(r, -1 + eps, 1 - eps))

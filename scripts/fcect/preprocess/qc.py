@@ -11,6 +11,8 @@ from fcect.core.participants import hamd_reduction
 
 
 def scan_motion(confounds: pd.DataFrame, drop_volumes=0, fd_method="power", path="confounds"):
+    """Motion summary of one scan after dropping the initial volumes: mean/max FD, max translation and rotation,
+    number of volumes, and the FD series."""
     missing = [c for c in MOTION if c not in confounds.columns]
     if missing:
         raise InputError(path, f"missing motion column(s) {missing}")

@@ -308,7 +308,8 @@ def transcriptomics_paragraph(tx_cfg: Mapping, versions: Mapping | None = None, 
         null_txt = (f"{_g(nl.get('n'))} spin permutations {ref('spin')}"
                     + (" (rotation of the fsaverage5 sphere, reparcellation at vertices)"
                        if nl.get("reassignment", "vertex") == "vertex"
-                       else f" ({nl.get('reassignment')} reassignment {ref('vasa')})"))
+                       else f" ({nl.get('reassignment')} reassignment {ref('vasa')})")
+                    + (", subcortical regions shuffled among themselves" if reg.get("include_subcortex") else ""))
     else:
         null_txt = f"{_g(nl.get('n'))} variogram-matched surrogate maps {ref('burt')}"
     libs = [l_["name"] if isinstance(l_, Mapping) else str(l_) for l_ in en.get("libraries", [])]

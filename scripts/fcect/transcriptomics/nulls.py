@@ -10,10 +10,12 @@ the value distribution. The permutations depend only on the centroids: compute t
 Variogram-matched surrogates (Burt et al. 2020, BrainSMASH): permute, smooth with a distance kernel over the k
 nearest parcels, rescale so the smoothed variogram matches the target's, optionally re-impose the original values
 by rank. Vectorised over surrogates.
+
+:func:`null_maps` makes the nulls of any map given its regions' structure labels; :func:`make_nulls` does so for the
+workflow's regional response (DK labels, centroids and distances looked up here).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -307,7 +309,7 @@ class VariogramSurrogates:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# one entry point for the workflow
+# the entry points of the workflow
 # ----------------------------------------------------------------------------------------------------------------
 def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_centroids=None,
               reassignment: str = "vertex", distance=None, variogram_kw=None, cortex_names=None, workers: int = 1):
@@ -349,3 +351,24 @@ def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_
         out[:] = gen(n_null, rng)
         return out, {"method": "variogram", "deltas": list(gen.deltas), "nh": int(gen.h.size)}
     raise ValueError(f"unknown null method {method!r} (spin | variogram)")
+
+
+def make_nulls(y, regions, n_null: int, rng, method="spin", reassignment="vertex",
+               centroid="surface", variogram_kw=None, volume_centroids=None, workers=1):
+    """Null responses (n_null, n) for the included regions (``regions``: a DataFrame with label and structure, in
+    y's order): the DK centroids and distances that :func:`null_maps` needs, then :func:`null_maps`. Returns
+    (nulls, null-model info)."""
+    # subcortical regions are shuffled within their structure class (subcortex/brainstem), not per label
+    structure = np.where(regions["structure"].eq("cortex"), "cortex", regions["structure"].astype(str))
+    names = regions.loc[regions["structure"].eq("cortex"), "label"].tolist()
+    cent = None
+    if reassignment in ("hungarian", "vasa") or method == "variogram":
+        cent = dk_left_centroids(names, centroid)
+    dist = None
+    if method == "variogram" and (structure != "cortex").any():
+        if volume_centroids is None:
+            raise ValueError("variogram nulls with subcortex need volumetric centroids")
+        dist = euclidean_distance(volume_centroids)
+    return null_maps(y, structure, n_null, rng, method=method, cortex_centroids=cent,
+                     reassignment=reassignment, distance=dist, variogram_kw=variogram_kw, cortex_names=names,
+                     workers=workers)

@@ -1,4 +1,5 @@
-"""Imaging transcriptomics: regional response, PLS regression, spatial-null refits and bootstrapped gene weights.
+"""Imaging transcriptomics: PLS regression, spatial-null refits and bootstrapped gene weights (the regional
+response itself: :mod:`fcect.transcriptomics.regions`; the null responses: :mod:`fcect.transcriptomics.nulls`).
 
 PLS here is the NIPALS PLS regression of scikit-learn's ``PLSRegression(scale=True)`` for a single response
 (X = regions x genes, y = regional response, both z-scored with ddof=1), written so that thousands of refits are
@@ -22,52 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# regional response
-# ----------------------------------------------------------------------------------------------------------------
-def resample_labels_to(atlas_img, target_img):
-    """Resample an integer label image to ``target_img``'s grid with nearest-neighbour interpolation."""
-    import nibabel as nib
-    from nilearn.image import resample_to_img
-    try:
-        out = resample_to_img(atlas_img, target_img, interpolation="nearest", force_resample=True, copy_header=True)
-    except TypeError:  # older nilearn without force_resample/copy_header
-        out = resample_to_img(atlas_img, target_img, interpolation="nearest")
-    data = np.rint(np.asanyarray(out.dataobj)).astype(np.int32)
-    return nib.Nifti1Image(data, out.affine)
-
-
-def regional_means(stat_img, atlas_img, region_ids, mask_img=None) -> pd.DataFrame:
-    """Mean of ``stat_img`` within each atlas region, after nearest-neighbour resampling of the atlas (and mask).
-
-    Voxels count when they carry the region's label, lie in ``mask_img`` (if given; otherwise voxels whose value is
-    exactly 0 are treated as outside the analysis mask, the group stage's convention) and are finite.
-    Returns a frame indexed by region id with ``n_voxels`` and ``response`` (NaN where no voxel).
-    """
-    import nibabel as nib
-    stat_img = nib.load(stat_img) if isinstance(stat_img, (str, bytes)) or hasattr(stat_img, "__fspath__") else stat_img
-    atlas_img = nib.load(atlas_img) if not hasattr(atlas_img, "affine") else atlas_img
-    stat = np.asanyarray(stat_img.dataobj).astype(float)
-    if stat.ndim == 4 and stat.shape[3] == 1:
-        stat = stat[..., 0]
-    if stat.ndim != 3:
-        raise ValueError(f"statistic map must be 3-D, got shape {stat.shape}")
-    lab = np.asanyarray(resample_labels_to(atlas_img, stat_img).dataobj)
-    valid = np.isfinite(stat)
-    if mask_img is not None:
-        mask_img = nib.load(mask_img) if not hasattr(mask_img, "affine") else mask_img
-        m = np.asanyarray(resample_labels_to(mask_img, stat_img).dataobj) > 0
-        valid &= m
-    else:
-        valid &= stat != 0
-    rows = []
-    for rid in region_ids:
-        sel = (lab == int(rid)) & valid
-        n = int(sel.sum())
-        rows.append((int(rid), n, float(stat[sel].mean()) if n else np.nan))
-    return pd.DataFrame(rows, columns=["id", "n_voxels", "response"]).set_index("id")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -360,15 +315,21 @@ def null_gene_z(plan: BootstrapPlan, Ynull, ref_sign=True):
     return out
 
 
-def label_centroids_mm(atlas_img, ids) -> np.ndarray:
-    """World (mm) centroids of the voxels of each label id in a volumetric atlas."""
-    import nibabel as nib
-    img = nib.load(atlas_img) if not hasattr(atlas_img, "affine") else atlas_img
-    lab = np.rint(np.asanyarray(img.dataobj)).astype(int)
-    out = np.empty((len(ids), 3))
-    for i, rid in enumerate(ids):
-        vox = np.argwhere(lab == int(rid))
-        if vox.size == 0:
-            raise ValueError(f"label {rid} has no voxel in the atlas")
-        out[i] = (img.affine @ np.r_[vox.mean(0), 1.0])[:3]
-    return out
+# ----------------------------------------------------------------------------------------------------------------
+# the analysis of one response
+# ----------------------------------------------------------------------------------------------------------------
+def pls_analysis(X, y, Ynull, n_components=2, n_boot=5000, rng=None, fdr_alpha=0.05, genes=None, chunk=250):
+    """PLS on (X, y), spatial-null p per component from Ynull (B, n), bootstrap gene table."""
+    rng = np.random.default_rng(rng)
+    res = pls_fit(X, y, n_components)
+    Xz = zscore(X)
+    K = Xz @ Xz.T
+    null_r2 = pls_null_r2(Xz, np.asarray(Ynull).T, n_components, K=K)
+    p_null = null_pvalue(res.var_explained, null_r2)
+    cum_null = np.cumsum(null_r2, axis=1)
+    p_cum = null_pvalue(res.cum_var_explained, cum_null)
+    sd, nvalid = pls_bootstrap(X, y, n_boot, n_components, rng, ref=res.x_weights, chunk=chunk)
+    genes = genes if genes is not None else [f"g{i}" for i in range(X.shape[1])]
+    table = gene_weight_table(genes, res.x_weights, sd, fdr_alpha)
+    return {"fit": res, "null_r2": null_r2, "p_null": p_null, "p_null_cumulative": p_cum,
+            "boot_sd": sd, "n_boot_valid": nvalid, "genes": table}

@@ -1,30 +1,32 @@
-"""Drivers of the transcriptomics rules (one function per rule; the scripts only unpack ``snakemake``)."""
+"""Drivers of the transcriptomics rules, one function per rule (the scripts only unpack ``snakemake``): each loads
+its inputs, calls the library (:mod:`~fcect.transcriptomics.ahba`, :mod:`~fcect.transcriptomics.regions`,
+:mod:`~fcect.transcriptomics.nulls`, :mod:`~fcect.transcriptomics.pls`, :mod:`~fcect.transcriptomics.calibration`)
+and writes its outputs. Also the pls.json record and its methods paragraph.
+"""
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from fcect.core.io import save_json, save_tsv
+from fcect.report.methods import transcriptomics_paragraph
 from fcect.transcriptomics import ahba
 from fcect.transcriptomics import enrichment as en
-from fcect.transcriptomics import pls as tx
-from fcect.transcriptomics import pipeline as tp
-from fcect.core.io import save_json, save_text, save_tsv
+from fcect.transcriptomics.calibration import enrichment_tables, spatial_calibration
+from fcect.transcriptomics.nulls import make_nulls
+from fcect.transcriptomics.pls import pls_analysis
+from fcect.transcriptomics.regions import label_centroids_mm, regional_response
 
+# one independent random stream per step, all from the workflow's random seed
 STEP = {"nulls": 1, "bootstrap": 2, "calibration": 3, "gsea": 4}
 
 
 def rng_for(random_seed: int, step: str):
+    """The random generator of one step (``STEP``) of the stage."""
     return np.random.default_rng([int(random_seed), STEP[step]])
-
-
-def _finite(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -73,7 +75,7 @@ def run_response(tmap, atlas, labels_csv, out_tsv, mask=None, include_subcortex=
     regions = ahba.select_regions(labels, "L", include_subcortex)
     if regions.empty:
         raise ValueError(f"{labels_csv}: no left-hemisphere regions to analyse")
-    rr = tp.regional_response(tmap, atlas, regions, mask, min_voxels)
+    rr = regional_response(tmap, atlas, regions, mask, min_voxels)
     save_tsv(rr.reset_index(), out_tsv)
     if log:
         log.info("regional response: %d/%d regions with >= %d voxels", int(rr["included"].sum()), len(rr),
@@ -112,26 +114,47 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
     ncfg = cfg["nulls"]
     vol_cent = None
     if ncfg["method"] == "variogram" and (regions["structure"] != "cortex").any():
-        vol_cent = tx.label_centroids_mm(atlas, regions.index)
-    Ynull, ninfo = tp.make_nulls(y, regions, int(ncfg["n"]), rng_for(random_seed, "nulls"), ncfg["method"],
-                                 ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent,
-                                 workers=int(threads))
+        vol_cent = label_centroids_mm(atlas, regions.index)
+    Ynull, ninfo = make_nulls(y, regions, int(ncfg["n"]), rng_for(random_seed, "nulls"), ncfg["method"],
+                              ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent,
+                              workers=int(threads))
     t1 = time.time()
-    res = tp.pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
-                          rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
-                          genes=list(X.columns))
+    res = pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
+                       rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
+                       genes=list(X.columns))
     t2 = time.time()
-    genes = res["genes"]
-    save_tsv(genes.reset_index(), out_genes)
-    null_df = pd.DataFrame(Ynull, columns=[str(i) for i in regions.index])
-    for k in range(ncomp):
-        null_df.insert(k, f"PLS{k + 1}_var_explained", res["null_r2"][:, k])
-    save_tsv(null_df, out_nulls, float_format="%.8g")
-    fit = res["fit"]
+    save_tsv(res["genes"].reset_index(), out_genes)
+    save_tsv(null_table(Ynull, res["null_r2"], regions.index), out_nulls, float_format="%.8g")
     counts = None
     if counts_csv:
         c = pd.read_csv(counts_csv, index_col=0)
         counts = c.sum(axis=1).reindex(regions.index)
+    out = pls_record(res, regions, y, X.shape[1], counts, info, ninfo, cfg, random_seed, seed_id, contrast,
+                     source, timing_s={"nulls": round(t1 - t0, 2), "pls_bootstrap": round(t2 - t1, 2)})
+    out["methods"] = methods_text(out, cfg)
+    save_json(out, out_json)
+    if log:
+        log.info("PLS1 explains %.1f%% of the response variance (p_spatial = %.4g, %d nulls); %d PLS1+ / %d "
+                 "PLS1- genes", 100 * out["pls1_var_explained"], out["pls1_p_spatial"], int(ncfg["n"]),
+                 out["n_pls1_pos"], out["n_pls1_neg"])
+    return out
+
+
+def null_table(Ynull, null_r2, region_ids) -> pd.DataFrame:
+    """null_responses.tsv: one row per null, the variance explained by each component, then the null response of
+    every region (columns named by region id)."""
+    null_df = pd.DataFrame(Ynull, columns=[str(i) for i in region_ids])
+    for k in range(null_r2.shape[1]):
+        null_df.insert(k, f"PLS{k + 1}_var_explained", null_r2[:, k])
+    return null_df
+
+
+def pls_record(res, regions, y, n_genes, counts, info, ninfo, cfg, random_seed, seed_id, contrast, source,
+               timing_s) -> dict:
+    """The pls.json record (without its methods paragraph) from :func:`pls_analysis`'s result: per component the
+    variance explained and spatial p, per region the response and PLS1 score, the gene-list sizes, the parameters."""
+    fit = res["fit"]
+    ncomp = len(fit.var_explained)
     comps = []
     for k in range(ncomp):
         comps.append({"component": f"PLS{k + 1}", "var_explained": float(fit.var_explained[k]),
@@ -146,10 +169,10 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
                     "response": float(r["response"]), "pls1_score": float(fit.x_scores[j, 0]),
                     "n_samples": None if counts is None or not np.isfinite(counts.get(rid, np.nan))
                     else int(counts[rid])})
-    lists = genes["list"].value_counts()
-    out = {
+    lists = res["genes"]["list"].value_counts()
+    return {
         "seed": seed_id, "contrast": contrast, "expression_source": source,
-        "n_regions": int(len(regions)), "n_genes": int(X.shape[1]),
+        "n_regions": int(len(regions)), "n_genes": int(n_genes),
         "components": comps,
         "pls1_var_explained": comps[0]["var_explained"], "pls1_p_spatial": comps[0]["p_spatial"],
         "n_pls1_pos": int(lists.get("PLS1+", 0)), "n_pls1_neg": int(lists.get("PLS1-", 0)),
@@ -159,42 +182,18 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
         "parameters": {"n_components": ncomp, "nulls": cfg["nulls"], "bootstrap": cfg["bootstrap"],
                        "include_subcortex": cfg["regions"]["include_subcortex"],
                        "min_voxels": cfg["regions"]["min_voxels"], "random_seed": int(random_seed)},
-        "timing_s": {"nulls": round(t1 - t0, 2), "pls_bootstrap": round(t2 - t1, 2)},
+        "timing_s": timing_s,
     }
-    out["methods"] = methods_text(out, cfg)
-    save_json(out, out_json)
-    if log:
-        log.info("PLS1 explains %.1f%% of the response variance (p_spatial = %.4g, %d nulls); %d PLS1+ / %d "
-                 "PLS1- genes", 100 * comps[0]["var_explained"], comps[0]["p_spatial"], int(ncfg["n"]),
-                 out["n_pls1_pos"], out["n_pls1_neg"])
-    return out
 
 
 def methods_text(out, cfg) -> str:
-    n = cfg["nulls"]
-    if n["method"] == "spin":
-        if n["reassignment"] == "vertex":
-            null = (f"{n['n']} spin-test nulls (the parcellated map was painted on the fsaverage5 sphere, randomly "
-                    "rotated and re-averaged within parcels)")
-        else:
-            null = (f"{n['n']} spin-test nulls (random rotations of parcel centroids on the fsaverage5 sphere, "
-                    f"{n['reassignment']} reassignment)")
-        if cfg["regions"]["include_subcortex"]:
-            null += ", subcortical regions shuffled among themselves"
-    else:
-        null = f"{n['n']} variogram-matched surrogate maps (Burt et al. 2020)"
-    src = ("the abagen-processed Allen Human Brain Atlas expression matrix distributed with imaging-transcriptomics "
-           "1.1.15 (Desikan-Killiany atlas, scaled robust sigmoid normalisation)"
-           if out["expression_source"] == "itx" else "Allen Human Brain Atlas microarray data processed with abagen")
+    """The methods paragraph of methods.md (fcect.report.methods.transcriptomics_paragraph: one text, from the
+    config) followed by this run's results."""
     c = out["components"][0]
-    return (f"Regional mean t values of the {out['contrast']} contrast (seed {out['seed']}) in {out['n_regions']} "
-            f"left-hemisphere Desikan-Killiany regions were related to the expression of {out['n_genes']} genes from "
-            f"{src} with partial least squares regression (z-scored predictors and response, "
-            f"{cfg['pls']['n_components']} components). PLS1 explained {100 * c['var_explained']:.1f}% of the "
-            f"variance in the response; its significance was assessed against {null} (p = {c['p_spatial']:.3g}). "
-            f"Gene weights were bootstrapped over regions ({cfg['bootstrap']['n']} resamples, sign-aligned); "
-            f"Z = weight / bootstrap SD, and genes with Benjamini-Hochberg q < {cfg['bootstrap']['fdr_alpha']} formed "
-            f"the PLS1+ ({out['n_pls1_pos']}) and PLS1- ({out['n_pls1_neg']}) lists.")
+    return (transcriptomics_paragraph(cfg, heading=False)
+            + f" In {out['n_regions']} regions and {out['n_genes']} genes, PLS1 explained "
+            f"{100 * c['var_explained']:.1f}% of the variance in the response (spatial-null p = {c['p_spatial']:.3g});"
+            f" the PLS1+ and PLS1- lists held {out['n_pls1_pos']} and {out['n_pls1_neg']} genes.")
 
 
 # ------------------------------------------------------------------------------------------------ enrichment
@@ -206,32 +205,24 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
     genes = pd.read_csv(gene_tsv, sep="\t", na_values=["n/a"], keep_default_na=False).set_index("gene")
     if list(genes.index.sort_values()) != sorted(X.columns):
         raise ValueError(f"{gene_tsv} and the expression matrix disagree on the gene list: rerun the PLS rule")
-    nd = pd.read_csv(nulls_tsv, sep="\t")
-    Ynull = nd[[str(i) for i in regions.index]].to_numpy(float)
+    Ynull = pd.read_csv(nulls_tsv, sep="\t")[[str(i) for i in regions.index]].to_numpy(float)
+    gs = load_gene_sets(gmts, lib_cfg, X.columns, log)
     ecfg = cfg["enrichment"]
     ccfg = ecfg["calibration"]
-    gs = {}
-    for lc in lib_cfg:
-        lib = ahba.read_gmt(gmts[lc["name"]])
-        gs[lc["name"]] = en.GeneSets(lib, X.columns, int(lc.get("min_size", 10)), int(lc.get("max_size", 500)))
-        if log:
-            log.info("%s: %d of %d sets within [%s, %s] genes after restricting to %d expressed genes", lc["name"],
-                     len(gs[lc["name"]]), len(lib), lc.get("min_size", 10), lc.get("max_size", 500), X.shape[1])
     calib = None
     n_cal = min(int(ccfg["n_nulls"]), Ynull.shape[0])
     if n_cal > 0:
-        calib, _ = tp.spatial_calibration(X.to_numpy(float), y, Ynull[:n_cal], gs, int(ccfg["n_boot"]),
-                                          rng_for(random_seed, "calibration"), float(cfg["bootstrap"]["fdr_alpha"]))
+        calib, _ = spatial_calibration(X.to_numpy(float), y, Ynull[:n_cal], gs, int(ccfg["n_boot"]),
+                                       rng_for(random_seed, "calibration"), float(cfg["bootstrap"]["fdr_alpha"]))
     t1 = time.time()
     out = {}
     gseed = int(rng_for(random_seed, "gsea").integers(0, 2 ** 31 - 1))
     for name, g in gs.items():
-        tables = tp.enrichment_tables(genes, g, None if calib is None else calib[name],
-                                      int(ecfg["gsea_permutations"]), max(2, int(threads)), gseed)
+        tables = enrichment_tables(genes, g, None if calib is None else calib[name],
+                                   int(ecfg["gsea_permutations"]), max(2, int(threads)), gseed)
         for key, df in tables.items():
             df.insert(0, "library", name)
-            path = Path(out_dir) / f"enrichment_{key}_{name}.tsv"
-            save_tsv(df, path, float_format="%.6g")
+            save_tsv(df, Path(out_dir) / f"enrichment_{key}_{name}.tsv", float_format="%.6g")
             out[(key, name)] = df
         if log:
             top = tables["gsea"].iloc[0] if len(tables["gsea"]) else None
@@ -241,3 +232,16 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
         log.info("calibration %.1f s (%d nulls x %d bootstraps); tables %.1f s", t1 - t0, n_cal, int(ccfg["n_boot"]),
                  time.time() - t1)
     return out
+
+
+def load_gene_sets(gmts: dict, lib_cfg: list, genes, log=None) -> dict:
+    """{library: GeneSets} of the configured libraries (``gmts``: name -> .gmt path), restricted to ``genes``
+    (the expressed genes) and to the configured set sizes."""
+    gs = {}
+    for lc in lib_cfg:
+        lib = ahba.read_gmt(gmts[lc["name"]])
+        gs[lc["name"]] = en.GeneSets(lib, genes, int(lc.get("min_size", 10)), int(lc.get("max_size", 500)))
+        if log:
+            log.info("%s: %d of %d sets within [%s, %s] genes after restricting to %d expressed genes", lc["name"],
+                     len(gs[lc["name"]]), len(lib), lc.get("min_size", 10), lc.get("max_size", 500), len(genes))
+    return gs

@@ -93,7 +93,7 @@ def test_fc_map_pattern_and_index(tmp_path):
 def test_vocabulary_is_consistent():
     for table in (vocabulary.DIRECTIONS, vocabulary.CONTRAST_TITLE, vocabulary.CONTRAST_CATEGORY,
                   vocabulary.CONTRAST_NAME, vocabulary.STAT_LABEL, vocabulary.STAT_LABEL_SHORT,
-                  vocabulary.RESPONSE_LABEL):
+                  vocabulary.RESPONSE_LABEL, vocabulary.CONTRAST_DATA):
         assert set(table) == set(vocabulary.CONTRASTS)
     assert set(vocabulary.METHOD_NAMES) == set(vocabulary.METHODS)
     assert set(vocabulary.MODE_TITLE) == set(vocabulary.PREDICTION_MODES)

@@ -11,7 +11,7 @@ from fcect.preprocess.denoise import PRESETS, censor_mask, clean_signals, confou
 from fcect.preprocess.fc import fisher_z, seed_to_voxel_r, standardise_columns
 from fcect.core.io import InputError, save_json, save_tsv
 from fcect.preprocess.masks import sphere_mask
-from fcect.preprocess.pipeline import denoise_and_fc
+from fcect.preprocess.run import denoise_and_fc
 
 PARAMS = dict(preset="dpabi", drop_volumes=3, high_pass=0.01, low_pass=0.08, filter="butterworth", detrend=True,
               fwhm=5.0, interpolation="continuous", fd_threshold=0.5, censor_neighbors=[1, 2], min_volumes=20)

@@ -9,8 +9,10 @@ import pytest
 from fcect.preprocess.denoise import clean_signals, confound_matrix
 from fcect.preprocess.qc import decide, scan_motion
 from fcect.preprocess.seeds import read_seeds
-from fcect.simulate.cohort import (COUPLINGS, REGIONS, SimParams, cohort_table, motion_params, scans_of, sim_tissue,
-                            simulate_scan, write_ground_truth, write_participants, write_scan)
+from fcect.simulate.anatomy import sim_tissue
+from fcect.simulate.cohort import cohort_table, scans_of, write_ground_truth, write_participants
+from fcect.simulate.params import COUPLINGS, REGIONS, SimParams
+from fcect.simulate.scan import motion_params, simulate_scan, write_scan
 
 from conftest import REPO
 
@@ -123,7 +125,8 @@ def test_denoising_measurably_matters(small):
     small = (p,) + cohort_table(p) + (small[3],)
     import nibabel as nib
     from fcect.preprocess.masks import sphere_mask
-    from fcect.simulate.cohort import CONTROL_REGION, _profile
+    from fcect.simulate.anatomy import region_profile
+    from fcect.simulate.params import CONTROL_REGION
     errs = {"dpabi": [], "none": []}
     for i in range(3):
         img, mask, conf, truth = _scan(small, i)
@@ -142,7 +145,7 @@ def test_denoising_measurably_matters(small):
                 sm = sphere_mask((s.x, s.y, s.z), s.radius_mm, img.affine, shape).ravel() & cereb
                 sx = clean_signals(X[:, sm].mean(axis=1, keepdims=True), C, p.tr, 0.01, 0.08)[:, 0]
                 for name, reg in list(REGIONS.items()) + [("V1", CONTROL_REGION)]:
-                    prof = _profile(xyz, reg["centers"], reg["radius"]) * (gm > 0.2)
+                    prof = region_profile(xyz, reg["centers"], reg["radius"]) * (gm > 0.2)
                     core = prof >= 0.5 * prof.max()
                     tx = clean_signals(X[:, core].mean(axis=1, keepdims=True), C, p.tr, 0.01, 0.08)[:, 0]
                     z = np.arctanh(np.corrcoef(sx, tx)[0, 1])

@@ -1,13 +1,10 @@
 """AHBA data fetch (fake archives, no network), expression reading and gene-set export."""
 import io
 import json
-import os
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fcect.transcriptomics import ahba

@@ -1,17 +1,17 @@
 """Enrichment: ES equals blitzgsea, a list drawn from one GO term ranks it first, spatial calibration is valid."""
 import os
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fcect.transcriptomics import ahba
-from fcect.transcriptomics import nulls as spin
-from fcect.transcriptomics import enrichment as en
-from fcect.transcriptomics import pls as tx
-from fcect.transcriptomics import pipeline as tp
+from fcect.core.vocabulary import GENE_LISTS
 from fcect.testing import transcriptomics as syn
+from fcect.transcriptomics import ahba
+from fcect.transcriptomics import calibration as cal
+from fcect.transcriptomics import enrichment as en
+from fcect.transcriptomics import nulls as spin
+from fcect.transcriptomics import pls as tx
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +93,12 @@ def test_calibrated_p_not_inflated_on_smooth_random_maps():
     gs = en.GeneSets(lib, genes, 10, 500)
     W = spin.vertex_spin_operators(names, n_null, rng=5)
     Y = field.sample(n_maps, 7)
-    sp = {k: [] for k in tp.LISTS}
+    sp = {k: [] for k in GENE_LISTS}
     gp = []
     for b in range(n_maps):
         y = Y[:, b]
-        calib, z = tp.spatial_calibration(X, y, (W @ y), {"L": gs}, n_boot=n_boot, rng=b)
-        for k in tp.LISTS:
+        calib, z = cal.spatial_calibration(X, y, (W @ y), {"L": gs}, n_boot=n_boot, rng=b)
+        for k in GENE_LISTS:
             obs, null = calib["L"][k]
             p = en.spatial_p_signed(obs, null) if k == "gsea" else np.where(obs > 0, en.spatial_p_greater(obs, null), 1)
             sp[k].append(p)

@@ -3,7 +3,6 @@
 Measured rates are printed (run with ``-s``); see config/README.md for the reported values.
 """
 import os
-import sys
 
 import numpy as np
 import pandas as pd

@@ -1,11 +1,10 @@
 """PLS, null refits and bootstrap of the transcriptomics stage against independent references."""
-import os
-import sys
 
 import numpy as np
 import pytest
 
 from fcect.transcriptomics import pls as tx
+from fcect.transcriptomics import regions
 
 TOL = 1e-10
 
@@ -88,7 +87,7 @@ def test_regional_means_nearest_resampling(tmp_path):
     t[5:] = -1.0
     t[0, 0, 0] = 0.0                                             # outside the analysis mask by convention
     img = nib.Nifti1Image(t, np.diag([3, 3, 3, 1.0]))
-    rm = tx.regional_means(img, atlas, [1, 2, 3])
+    rm = regions.regional_means(img, atlas, [1, 2, 3])
     assert rm.loc[1, "response"] == pytest.approx(2.0) and rm.loc[2, "response"] == pytest.approx(-1.0)
     assert rm.loc[1, "n_voxels"] == 5 * 100 - 1 and rm.loc[3, "n_voxels"] == 0
     assert np.isnan(rm.loc[3, "response"])

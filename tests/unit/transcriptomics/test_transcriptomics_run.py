@@ -1,13 +1,10 @@
 """End-to-end drivers of the transcriptomics rules on a synthetic imaging-transcriptomics folder (no network)."""
 import json
-import os
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fcect.transcriptomics import ahba
 from fcect.transcriptomics import run as tx_run
 from fcect.testing import transcriptomics as syn
 

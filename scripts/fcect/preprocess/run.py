@@ -1,4 +1,7 @@
-"""Per-scan and per-cohort steps that tie the modules together (what the Snakemake scripts call)."""
+"""Entry points of the stage that the Snakemake scripts call: :func:`denoise_and_fc` per scan (denoise, seed-to-voxel
+Fisher-z maps, denoising info JSON) and :func:`qc_tables` per cohort (motion table, exclusions, participants with
+inclusion flags).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from fcect.core.io import InputError, read_tsv, save_json, save_nifti, save_tsv
+from fcect.core.participants import read_participants
 from fcect.preprocess.denoise import PRESETS, censor_mask, denoise_scan
 from fcect.preprocess.fc import fisher_z, seed_to_voxel_r
-from fcect.core.io import InputError, read_tsv, save_json, save_nifti, save_tsv
 from fcect.preprocess.qc import decide, propagate, scan_motion
-from fcect.core.participants import read_participants
 
 
 def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_tsv, params, seed_ids,
@@ -41,7 +44,10 @@ def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_t
 
 
 def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denoise, ses_pre, ses_post,
-              out_motion=None, out_participants=None):
+              out_motion=None, out_participants=None, reduction="rate"):
+    """Motion QC of every scan (``scans``: (sub, ses) pairs, with their confounds files) against the ``qc``
+    thresholds, counting the volumes the ``denoise`` settings censor; exclusions propagated to the participants.
+    Returns (motion table, participants with inclusion flags), written when output paths are given."""
     part = read_participants(participants_path, schema_path)
     rows = []
     drop = int(denoise.get("drop_volumes", 0))
@@ -60,7 +66,7 @@ def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denois
         row.update(included=inc, reason=reason)
         rows.append(row)
     motion = pd.DataFrame(rows)
-    part_out = propagate(part, motion, ses_pre, ses_post, qc.get("hamd_reduction", "rate"))
+    part_out = propagate(part, motion, ses_pre, ses_post, reduction)
     if out_motion:
         save_tsv(motion, out_motion, float_format="%.6g")
     if out_participants:

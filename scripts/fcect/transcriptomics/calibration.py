@@ -1,67 +1,19 @@
-"""Transcriptomics stage, composed from the library: what the rule scripts call.
+"""Spatial-null calibration of the gene-set enrichment, and the enrichment tables of the workflow.
 
-1. :func:`regional_response` - DK regional means of the group t map.
-2. :func:`pls_analysis` - PLS fit, spatial-null p per component, bootstrap Z and PLS1+/PLS1- lists.
-3. :func:`spatial_calibration` - each term statistic recomputed on PLS runs with null responses.
-4. :func:`enrichment_tables` - ORA (PLS1+, PLS1-) and preranked GSEA tables with gene-permutation and spatial p.
+Gene-permutation p values of ORA and GSEA on AHBA data are inflated (co-expressed genes travel together; see
+:mod:`fcect.transcriptomics.enrichment`). :func:`spatial_calibration` therefore recomputes every term statistic on
+the PLS runs of null responses, exactly as for the observed response; :func:`enrichment_tables` turns the observed
+PLS gene table into the ORA (PLS1+, PLS1-) and preranked GSEA tables with gene-permutation p and, given the
+calibration, p_spatial / q_spatial. Lists: :data:`fcect.core.vocabulary.GENE_LISTS`.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from fcect.core.vocabulary import GENE_LISTS
 from fcect.transcriptomics import enrichment as en
-from fcect.transcriptomics import nulls as spin
 from fcect.transcriptomics import pls as tx
-
-LISTS = ("pls1pos", "pls1neg", "gsea")
-
-
-def regional_response(stat_img, atlas_img, labels: pd.DataFrame, mask_img=None, min_voxels: int = 5):
-    """Regional mean t for the regions in ``labels`` (rows indexed by atlas id). Regions with fewer than
-    ``min_voxels`` voxels get NaN and ``included = False``."""
-    rm = tx.regional_means(stat_img, atlas_img, labels.index, mask_img)
-    out = labels[["label", "hemisphere", "structure"]].join(rm)
-    out["included"] = (out["n_voxels"] >= min_voxels) & np.isfinite(out["response"])
-    out.loc[~out["included"], "response"] = np.nan
-    out.index.name = "id"
-    return out
-
-
-def make_nulls(y, regions: pd.DataFrame, n_null: int, rng, method="spin", reassignment="vertex",
-               centroid="surface", variogram_kw=None, volume_centroids=None, workers=1):
-    """Null responses (n_null, n) for the included regions (``regions``: label, structure, in y's order)."""
-    # subcortical regions are shuffled within their structure class (subcortex/brainstem), not per label
-    structure = np.where(regions["structure"].eq("cortex"), "cortex", regions["structure"].astype(str))
-    names = regions.loc[regions["structure"].eq("cortex"), "label"].tolist()
-    cent = None
-    if reassignment in ("hungarian", "vasa") or method == "variogram":
-        cent = spin.dk_left_centroids(names, centroid)
-    dist = None
-    if method == "variogram" and (structure != "cortex").any():
-        if volume_centroids is None:
-            raise ValueError("variogram nulls with subcortex need volumetric centroids")
-        dist = spin.euclidean_distance(volume_centroids)
-    return spin.null_maps(y, structure, n_null, rng, method=method, cortex_centroids=cent,
-                          reassignment=reassignment, distance=dist, variogram_kw=variogram_kw, cortex_names=names,
-                          workers=workers)
-
-
-def pls_analysis(X, y, Ynull, n_components=2, n_boot=5000, rng=None, fdr_alpha=0.05, genes=None, chunk=250):
-    """PLS on (X, y), spatial-null p per component from Ynull (B, n), bootstrap gene table."""
-    rng = np.random.default_rng(rng)
-    res = tx.pls_fit(X, y, n_components)
-    Xz = tx.zscore(X)
-    K = Xz @ Xz.T
-    null_r2 = tx.pls_null_r2(Xz, np.asarray(Ynull).T, n_components, K=K)
-    p_null = tx.null_pvalue(res.var_explained, null_r2)
-    cum_null = np.cumsum(null_r2, axis=1)
-    p_cum = tx.null_pvalue(res.cum_var_explained, cum_null)
-    sd, nvalid = tx.pls_bootstrap(X, y, n_boot, n_components, rng, ref=res.x_weights, chunk=chunk)
-    genes = genes if genes is not None else [f"g{i}" for i in range(X.shape[1])]
-    table = tx.gene_weight_table(genes, res.x_weights, sd, fdr_alpha)
-    return {"fit": res, "null_r2": null_r2, "p_null": p_null, "p_null_cumulative": p_cum,
-            "boot_sd": sd, "n_boot_valid": nvalid, "genes": table}
 
 
 def spatial_calibration(X, y, Ynull, gene_sets: dict, n_boot=100, rng=None, fdr_alpha=0.05, chunk=100):
@@ -75,7 +27,7 @@ def spatial_calibration(X, y, Ynull, gene_sets: dict, n_boot=100, rng=None, fdr_
     n = X.shape[0]
     plan = tx.BootstrapPlan(X, tx.bootstrap_indices(n, n_boot, rng))
     Yall = np.column_stack([np.asarray(y, float), np.asarray(Ynull, float).T])    # (n, 1 + B)
-    stats = {lib: {k: [] for k in LISTS} for lib in gene_sets}
+    stats = {lib: {k: [] for k in GENE_LISTS} for lib in gene_sets}
     for s in range(0, Yall.shape[1], chunk):
         Z = tx.null_gene_z(plan, Yall[:, s:s + chunk])                            # (b, p)
         pos = np.empty(Z.shape, bool); neg = np.empty(Z.shape, bool)
@@ -92,7 +44,7 @@ def spatial_calibration(X, y, Ynull, gene_sets: dict, n_boot=100, rng=None, fdr_
     out = {}
     for lib in gene_sets:
         out[lib] = {}
-        for k in LISTS:
+        for k in GENE_LISTS:
             a = np.concatenate(stats[lib][k], axis=1)
             out[lib][k] = (a[:, 0], a[:, 1:])
     return out, z_obs
