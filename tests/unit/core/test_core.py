@@ -1,7 +1,6 @@
 """fcect.core: cluster labelling against a textbook loop, boolean parsing, the HAMD reduction, FC-map indexing,
 the vocabulary and the path patterns."""
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import ndimage
 
