@@ -64,3 +64,40 @@ def tiny_run(tmp_path_factory):
     wd = copy_workflow(tmp_path_factory.mktemp("tiny_run"))
     run_snakemake(wd, "--cores", "2", "--configfile", "config/tiny.yaml")
     return wd
+
+
+# Loads the workflow with Snakemake's API and reports, per rule, what its Snakefile source declares.
+# (rule.ruleinfo holds the directives as written; rule.resources already has the defaults merged in.)
+_INSPECT = r"""
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+with SnakemakeApi(OutputSettings()) as api:
+    wapi = api.workflow(snakefile=Path("Snakefile"), resource_settings=ResourceSettings(),
+                        config_settings=ConfigSettings(configfiles=[Path(p) for p in sys.argv[1:]]))
+    wf = wapi._workflow
+    out = {}
+    for rule in wf.rules:
+        info = rule.ruleinfo
+        res = dict(info.resources[1]) if info.resources else {}
+        out[rule.name] = dict(local=rule.name in wf._localrules or bool(rule.norun), threads=info.threads is not None,
+                              threads_value=info.threads if isinstance(info.threads, int) else None,
+                              resources=sorted(res), group=info.group, conda=info.conda_env,
+                              static={k: v for k, v in res.items() if isinstance(v, (int, float))},
+                              script=rule.script,
+                              shell=" ".join([rule.shellcmd or ""] + [v for v in rule.params if isinstance(v, str)]),
+                              code=[str(f) for f in rule.input if "/scripts/fcect/" in str(f)])
+print("RULES-JSON " + json.dumps(out))
+"""
+
+
+def inspect_rules(workdir, *configfiles):
+    """{rule: its declared threads, resources, group, conda env, script or shell command and library inputs}."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _INSPECT, *configfiles], cwd=workdir, capture_output=True,
+                          text=True, timeout=300)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RULES-JSON ")), None)
+    assert line, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return json.loads(line[len("RULES-JSON "):])

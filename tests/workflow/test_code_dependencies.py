@@ -3,33 +3,15 @@
 Every rule that runs a script declares ``code=library("<script>")`` (rules/common.smk): the fcect modules the script
 imports, directly or through other fcect modules (fcect.core.code.library_files, read from the source with ast).
 """
-import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, inspect_rules, run_snakemake
 
 from fcect.core.code import library_files
 
-# every rule and its declared inputs, read with Snakemake's API
-INSPECT = r"""
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-with SnakemakeApi(OutputSettings()) as api:
-    wapi = api.workflow(snakefile=Path("Snakefile"), resource_settings=ResourceSettings(),
-                        config_settings=ConfigSettings(configfiles=[Path(p) for p in sys.argv[1:]]))
-    out = {}
-    for rule in wapi._workflow.rules:
-        code = [str(f) for f in rule.input if "/scripts/fcect/" in str(f)]
-        out[rule.name] = dict(script=rule.script, shell=rule.shellcmd or "", code=code)
-print("RULES-JSON " + json.dumps(out))
-"""
 
 
 def test_library_files_follows_imports_transitively(tmp_path):
@@ -52,11 +34,7 @@ def test_library_files_follows_imports_transitively(tmp_path):
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory):
-    proc = subprocess.run([sys.executable, "-c", INSPECT, "config/tiny.yaml"], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RULES-JSON ")), None)
-    assert line, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return json.loads(line[len("RULES-JSON "):])
+    return inspect_rules(REPO, "config/tiny.yaml")
 
 
 def test_every_rule_declares_the_library_its_script_runs(rules):

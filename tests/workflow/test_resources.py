@@ -1,39 +1,15 @@
 """Cluster readiness without a cluster: every rule declares threads, mem_mb and runtime, and dry runs with the
 SLURM profiles resolve (profile keys valid, placeholders accepted, every job's resources evaluate)."""
 
-import json
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import REPO, copy_workflow, run_snakemake
+from conftest import REPO, copy_workflow, inspect_rules, run_snakemake
 
 SENTINEL = 987654  # default-resources value no rule should fall back to
 
-# Loads the workflow with Snakemake's API and reports, per rule, what its Snakefile source declares.
-# (rule.ruleinfo holds the directives as written; rule.resources already has the defaults merged in.)
-INSPECT = r"""
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-with SnakemakeApi(OutputSettings()) as api:
-    wapi = api.workflow(snakefile=Path("Snakefile"), resource_settings=ResourceSettings(),
-                        config_settings=ConfigSettings(configfiles=[Path(p) for p in sys.argv[1:]]))
-    wf = wapi._workflow
-    out = {}
-    for rule in wf.rules:
-        info = rule.ruleinfo
-        res = dict(info.resources[1]) if info.resources else {}
-        out[rule.name] = dict(local=rule.name in wf._localrules or bool(rule.norun), threads=info.threads is not None,
-                              threads_value=info.threads if isinstance(info.threads, int) else None,
-                              resources=sorted(res), group=info.group, conda=info.conda_env,
-                              static={k: v for k, v in res.items() if isinstance(v, (int, float))})
-print("RULES-JSON " + json.dumps(out))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +19,7 @@ def wf(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def declared(wf):
-    proc = subprocess.run([sys.executable, "-c", INSPECT, "config/tiny.yaml"], cwd=wf, capture_output=True,
-                          text=True, timeout=300)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RULES-JSON ")), None)
-    assert line, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return json.loads(line[len("RULES-JSON "):])
+    return inspect_rules(wf, "config/tiny.yaml")
 
 
 def test_rule_list_matches_snakemake(wf, declared):

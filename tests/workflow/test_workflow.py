@@ -61,7 +61,7 @@ def test_dry_run_custom_seeds(wf):
 
 
 def test_dry_run_fmriprep_input(wf, tmp_path):
-    """fMRIPrep derivatives from a given folder: file names follow DESIGN.md section 3."""
+    """fMRIPrep derivatives from a given folder: file names as in docs/ARCHITECTURE.md (fMRIPrep 21+)."""
     root = tmp_path / "fmriprep"
     part = pd.DataFrame(dict(participant_id=["sub-p1", "sub-p2", "sub-c1", "sub-c2"], group=["TRD", "TRD", "HC", "HC"],
                              age=[30, 40, 35, 50], sex=["F", "M", "F", "M"], education=[12, 14, 16, 10],
@@ -154,3 +154,11 @@ def test_tiny_run_recovers_planted_coupling(tiny_run):
     for target in ("mSFG", "PCC", "SMC"):
         diff = mean_fc("Exec1R", rois[target]) - mean_fc("Exec1R", ctrl)
         assert abs(diff.mean()) < 0.15, (target, diff.mean())
+
+
+@pytest.mark.parametrize("cfg, word", [({"grup": {"n_perm": 10}}, "grup"),
+                                       ({"group": {"n_prem": 10}}, "n_prem")])
+def test_unknown_config_key_is_rejected(wf, cfg, word):
+    """A misspelt key is an error at every level, never silently ignored."""
+    proc = run_snakemake(wf, "-n", "--configfile", _write(wf, "v_typo.yaml", cfg), check=False)
+    assert proc.returncode != 0 and word in proc.stdout + proc.stderr

@@ -7,7 +7,7 @@ Bonferroni correction. Statistics: :mod:`fcect.clinical.stats`. No Snakemake her
 
 Conventions
 -----------
-* HAMD reduction: ``rate`` = (pre - post) / pre (DESIGN.md 4.7, default) or ``difference`` = pre - post.
+* HAMD reduction: ``rate`` = (pre - post) / pre (the default; config clinical.hamd_reduction) or ``difference`` = pre - post.
 * Correlations are two-sided, with listwise deletion of missing values; the n used is reported on
   every row (details of the tests: :mod:`fcect.clinical.stats`).
 * Bonferroni family: every cluster tested within one analysis, cluster source and measure (across

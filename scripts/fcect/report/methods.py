@@ -317,7 +317,7 @@ def transcriptomics_paragraph(tx_cfg: Mapping, versions: Mapping | None = None, 
          f"the left-hemisphere Desikan-Killiany regions {ref('dk')}"
          f"{' (cortical and subcortical)' if reg.get('include_subcortex') else ' (34 cortical regions)'}, "
          f"dropping regions with fewer than {_g(reg.get('min_voxels'))} voxels. Regional gene expression of the "
-         f"Allen Human Brain Atlas {ref('ahba', 'arnatkeviciute')} came from {src_txt}. Partial least squares "
+         f"Allen Human Brain Atlas {ref('ahba', 'arnatkeviciute')} came from {src_txt}. A partial least squares "
          f"regression of the regional response on z-scored expression ({_g(tr.get('pls', {}).get('n_components'))} "
          f"components) {ref('whitaker')} was tested against {null_txt}. Gene weights were divided by their "
          f"standard deviation over {_g(bs.get('n'))} bootstrap resamples of the regions (Z), and genes with "

@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -174,14 +176,37 @@ def gsea_es(gs: GeneSets, signatures, center: bool = True, chunk: int = 256) -> 
     return out
 
 
+@contextlib.contextmanager
+def _seeded_blitzgsea_null():
+    """blitzgsea 1.3.54 seeds Python's ``random`` for each calibration anchor, but draws the null gene sets with
+    numpy's global generator, whose state in each worker process depends on which anchors that worker happened to
+    get: the same seed gave different p values from run to run. Seed numpy too, per anchor, with the anchor's
+    seed (the pool's workers are forked after this patch, so they inherit it)."""
+    import blitzgsea
+
+    original = blitzgsea.get_peak_size_adv
+
+    def seeded(abs_signature, number_hits, permutations, seed):
+        np.random.seed(int(seed) % 2**32)
+        return original(abs_signature, number_hits, permutations, seed)
+
+    blitzgsea.get_peak_size_adv = seeded
+    try:
+        yield
+    finally:
+        blitzgsea.get_peak_size_adv = original
+
+
 def gsea_blitz(gs: GeneSets, signature, permutations: int = 2000, processes: int = 2, seed: int = 0):
-    """blitzgsea preranked GSEA (gene-permutation p). Returns a frame indexed by term (es, nes, pval, fdr, ...)."""
+    """blitzgsea preranked GSEA (gene-permutation p). Returns a frame indexed by term (es, nes, pval, fdr, ...).
+    The same inputs and seed give the same p values whatever the number of processes and their scheduling."""
     import blitzgsea
     sig = pd.DataFrame({0: gs.genes, 1: np.asarray(signature, float)})
     lib = {t: [gs.genes[i] for i in ix] for t, ix in zip(gs.terms, gs.index)}
-    res = blitzgsea.gsea(sig, lib, permutations=permutations, processes=max(2, int(processes)),
-                         min_size=1, max_size=len(gs.genes), seed=int(seed), verbose=False, progress=False,
-                         center=True, signature_cache=False)
+    with _seeded_blitzgsea_null():
+        res = blitzgsea.gsea(sig, lib, permutations=permutations, processes=max(2, int(processes)),
+                             min_size=1, max_size=len(gs.genes), seed=int(seed), verbose=False, progress=False,
+                             center=True, signature_cache=False)
     return res
 
 

@@ -190,7 +190,7 @@ def methods_text(out, cfg) -> str:
     """The methods paragraph of methods.md (fcect.report.methods.transcriptomics_paragraph: one text, from the
     config) followed by this run's results."""
     c = out["components"][0]
-    return (transcriptomics_paragraph(cfg, heading=False)
+    return (transcriptomics_paragraph({**cfg, "contrast": out["contrast"], "seed": out["seed"]}, heading=False)
             + f" In {out['n_regions']} regions and {out['n_genes']} genes, PLS1 explained "
             f"{100 * c['var_explained']:.1f}% of the variance in the response (spatial-null p = {c['p_spatial']:.3g});"
             f" the PLS1+ and PLS1- lists held {out['n_pls1_pos']} and {out['n_pls1_neg']} genes.")
