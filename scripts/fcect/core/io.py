@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import logging
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,26 +25,110 @@ class InputError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux: /proc/self/status);
+    elsewhere set and restored at once, under a lock, through a restrictive value (a file another thread creates
+    in that instant gets fewer permissions, never more)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+@functools.lru_cache(maxsize=None)
+def process_umask() -> int:
+    """The umask of this process, read once (``process_umask.cache_clear()`` re-reads it)."""
+    return _read_umask()
+
+
+def output_mode() -> int:
+    """Permission bits of every output file: ``0o666 & ~umask``, what ``open(path, "w")`` would give (the
+    temporary file of an atomic write is created 0600 by ``mkstemp``, so it is set explicitly)."""
+    return 0o666 & ~process_umask()
+
+
+# what a failed write most likely means, by errno, for the message of the error
+_WRITE_HINTS = {
+    errno.ENOSPC: "the disk is full: free space or write the results elsewhere",
+    errno.EDQUOT: "the disk quota is exceeded: free space or write the results elsewhere",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "no permission to write in {folder}",
+    errno.EPERM: "no permission to write in {folder}",
+}
+
+
+def _write_error(path: Path, exc: OSError) -> OSError:
+    """An OSError (same errno, so the same subclass, e.g. PermissionError) naming the output file and the cause."""
+    cause = exc.strerror or str(exc)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:   # the folder that could not be written in
+        folder = folder.parent
+    hint = _WRITE_HINTS.get(exc.errno, "").format(folder=folder)
+    msg = f"cannot write {path}: {cause}" + (f" ({hint})" if hint else "") + "; no file was written"
+    return OSError(exc.errno, msg) if exc.errno else OSError(msg)
+
+
 def _tmp_path(path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, output_mode())
+        else:  # pragma: no cover (Windows)
+            os.chmod(tmp, output_mode())
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
     os.close(fd)
     return Path(tmp)
 
 
+def _fsync(path: Path):
+    """Flush the written file to the disk before the rename (a full disk on a network file system may only
+    report itself here), so that a crash never leaves a renamed but empty output."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):  # file systems without fsync
+            raise
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The output gets the permissions of an ordinary file (``0o666 & ~umask``, :func:`output_mode`). On any failure
+    the temporary file is removed and ``path`` is left as it was (absent, or its previous content); a failure of
+    the file system (full disk, read-only or unwritable folder) is an OSError of the same errno whose message
+    names ``path`` and the cause.
+    """
     path = Path(path)
-    tmp = _tmp_path(path)
+    tmp = None
     try:
+        tmp = _tmp_path(path)
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        if isinstance(exc, OSError) and f"cannot write {path}:" not in str(exc):
+            raise _write_error(path, exc) from exc
         raise
 
 

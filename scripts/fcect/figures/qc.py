@@ -1,6 +1,8 @@
 """QC stage figure: head motion per scan, the exclusion thresholds, and the scans kept per group and session."""
 from __future__ import annotations
 
+import contextlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -8,6 +10,21 @@ from matplotlib import colors as mcolors
 
 from fcect.core.participants import as_bool
 from fcect.figures.style import GROUP_COLOURS, WIDTH_IN, style
+
+# seed of the strip plot's jitter (figure only: the same input draws the same figure from run to run)
+JITTER_SEED = 0
+
+
+@contextlib.contextmanager
+def _seeded_numpy_global(seed):
+    """Seed numpy's global generator for the block (seaborn's strip-plot jitter draws from it and takes no seed),
+    then restore its state, so that the caller's random stream is untouched."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def qc_figure(motion: pd.DataFrame, participants: pd.DataFrame, max_translation=2.0, max_rotation=2.0,
@@ -39,8 +56,9 @@ def qc_figure(motion: pd.DataFrame, participants: pd.DataFrame, max_translation=
                     capprops=dict(color="0.35", lw=0.8), boxprops=dict(lw=0.8, color="0.35"))
     for patch, i in zip(bp["boxes"], keep):
         patch.set_facecolor(mcolors.to_rgba(pal[order[i]], 0.35))
-    sns.stripplot(data=m[m["included"]], x="cell", y="mean_fd", order=order, hue="cell", palette=pal,
-                  legend=False, ax=ax, size=2.6, jitter=0.18, alpha=0.9)
+    with _seeded_numpy_global(JITTER_SEED):
+        sns.stripplot(data=m[m["included"]], x="cell", y="mean_fd", order=order, hue="cell", palette=pal,
+                      legend=False, ax=ax, size=2.6, jitter=0.18, alpha=0.9)
     ex = m[~m["included"]]
     if len(ex):
         xs = [order.index(c) for c in ex["cell"]]

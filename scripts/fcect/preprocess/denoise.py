@@ -74,22 +74,60 @@ def censor_mask(fd: np.ndarray, threshold: float, before=1, after=2) -> np.ndarr
     return ~out
 
 
+# header time units -> seconds (NIfTI xyzt_units); "unknown" is taken as seconds, as nibabel and nilearn do
+_TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "unknown": 1.0}
+# a repetition time above this (s) is a value in milliseconds, not a slow acquisition
+MAX_TR = 30.0
+
+
 def read_tr(bold_img, json_path=None, bold_path="bold"):
-    """Repetition time (s): RepetitionTime of the JSON sidecar, else the NIfTI header's fourth zoom."""
+    """Repetition time (s) of this scan: RepetitionTime of its JSON sidecar (BIDS: seconds), else the NIfTI
+    header's fourth zoom converted from the header's time unit (ms, us) to seconds. A value above ``MAX_TR`` s
+    (milliseconds given as seconds) is an error, never a silently unfiltered scan."""
     if json_path is not None and Path(json_path).exists():
         try:
             meta = json.loads(Path(json_path).read_text())
         except json.JSONDecodeError as exc:
             raise InputError(json_path, f"not valid JSON ({exc})") from exc
         if "RepetitionTime" in meta:
-            tr = float(meta["RepetitionTime"])
-            if tr <= 0:
+            try:
+                tr = float(meta["RepetitionTime"])
+            except (TypeError, ValueError):
+                raise InputError(json_path, f"RepetitionTime must be a number of seconds, got "
+                                 f"{meta['RepetitionTime']!r}") from None
+            if not np.isfinite(tr) or tr <= 0:
                 raise InputError(json_path, f"RepetitionTime must be positive, got {tr}")
+            if tr > MAX_TR:
+                raise InputError(json_path, f"RepetitionTime {tr:g} is not in seconds (milliseconds?); BIDS "
+                                 "sidecars give it in seconds")
             return tr
     zooms = bold_img.header.get_zooms()
     if len(zooms) > 3 and zooms[3] > 0:
-        return float(zooms[3])
+        unit = bold_img.header.get_xyzt_units()[1] if hasattr(bold_img.header, "get_xyzt_units") else "unknown"
+        if unit not in _TIME_UNITS:  # hz, ppm, rads: not a time
+            raise InputError(bold_path, f"the NIfTI header gives the fourth dimension in {unit!r}, not in time "
+                             "units, and there is no RepetitionTime in a JSON sidecar")
+        tr = float(zooms[3]) * _TIME_UNITS[unit]
+        if tr > MAX_TR:
+            raise InputError(bold_path, f"the NIfTI header's repetition time {float(zooms[3]):g} ({unit}) is not "
+                             "in seconds; set the header's time unit or give RepetitionTime in a JSON sidecar")
+        return tr
     raise InputError(json_path or bold_path, "no RepetitionTime in the JSON sidecar nor in the NIfTI header")
+
+
+def check_band(tr, high_pass, low_pass, path="bold", filter="butterworth"):
+    """The band-pass edges must lie below this scan's Nyquist frequency 1 / (2 TR); nilearn would otherwise lower
+    them to Nyquist, or return the signals unfiltered, with a mere warning. (nilearn's ``cosine`` filter is a
+    high-pass only: its ``low_pass`` is not used, so not checked.)"""
+    nyquist = 0.5 / float(tr)
+    if filter == "cosine":
+        low_pass = None
+    for name, f in (("high_pass", high_pass), ("low_pass", low_pass)):
+        if f is not None and float(f) >= nyquist:
+            raise InputError(path, f"denoise.{name} = {f} Hz is not below the Nyquist frequency {nyquist:.4g} Hz "
+                             f"of this scan (TR {tr:g} s)")
+    if high_pass is not None and low_pass is not None and float(high_pass) >= float(low_pass):
+        raise InputError(path, f"denoise.high_pass ({high_pass} Hz) must be below denoise.low_pass ({low_pass} Hz)")
 
 
 def check_scan(bold_path, confounds_path, drop_volumes, min_volumes=20):
@@ -157,6 +195,7 @@ def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine
     check_scan(bold_path, confounds_path, drop, min_volumes=int(params.get("min_volumes", 20)))
     img = nib.load(str(bold_path))
     tr = read_tr(img, json_path, bold_path)
+    check_band(tr, params.get("high_pass"), params.get("low_pass"), bold_path, params.get("filter", "butterworth"))
     conf = pd.read_csv(confounds_path, sep="\t", na_values=["n/a"])
     preset = params.get("preset", "dpabi")
     C = confound_matrix(conf, preset, confounds_path)

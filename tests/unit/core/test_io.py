@@ -1,0 +1,185 @@
+"""Atomic writes: outputs honour the umask; a full disk or an unwritable folder is a clear error that names the file
+and leaves nothing half-written."""
+
+import errno
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcect.core import io as fio
+
+
+def _save_tsv(path):
+    fio.save_tsv(pd.DataFrame(dict(a=[1, 2], b=[0.5, np.nan])), path)
+
+
+def _save_json(path):
+    fio.save_json(dict(a=1, b=[1.5, 2.5]), path)
+
+
+def _save_nifti(path):
+    fio.save_nifti(nib.Nifti1Image(np.zeros((2, 2, 2), np.float32), np.eye(4)), path)
+
+
+def _save_text(path):
+    fio.save_text("hello\n", path)
+
+
+SAVERS = {"x.tsv": _save_tsv, "x.json": _save_json, "x.nii.gz": _save_nifti, "x.md": _save_text}
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (and the cached value with it); restore both afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+
+    def clear():
+        if hasattr(fio, "process_umask"):
+            fio.process_umask.cache_clear()
+
+    def set_(mask):
+        os.umask(mask)
+        clear()
+
+    yield set_
+    os.umask(old)
+    clear()
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664), (0o077, 0o600)])
+@pytest.mark.parametrize("name", list(SAVERS))
+def test_outputs_honour_the_umask(tmp_path, umask, name, mask, mode):
+    umask(mask)
+    path = tmp_path / "sub" / name
+    SAVERS[name](path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    # overwriting an existing output gives the same mode (the old file is replaced, not reused)
+    SAVERS[name](path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert sorted(p.name for p in path.parent.iterdir()) == [name]
+
+
+def test_umask_of_a_fresh_process(tmp_path):
+    """What a Snakemake job sees: the umask it inherits, read once at the first write."""
+    code = ("import sys, pandas as pd; from fcect.core.io import save_tsv, save_text; "
+            "save_tsv(pd.DataFrame(dict(a=[1])), sys.argv[1]); save_text('x', sys.argv[2])")
+    for mask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        a, b = tmp_path / f"{mask:o}.tsv", tmp_path / f"{mask:o}.txt"
+        subprocess.run([sys.executable, "-c", code, str(a), str(b)], check=True,
+                       preexec_fn=lambda m=mask: os.umask(m))
+        assert stat.S_IMODE(a.stat().st_mode) == mode and stat.S_IMODE(b.stat().st_mode) == mode
+
+
+def test_umask_read_without_proc_restores_it(monkeypatch, umask):
+    """Without /proc the umask is read by setting and restoring it: the process umask is unchanged afterwards."""
+    umask(0o027)
+
+    def no_proc(*a, **k):
+        raise FileNotFoundError(errno.ENOENT, "no /proc")
+
+    monkeypatch.setattr(fio, "open", no_proc, raising=False)
+    assert fio._read_umask() == 0o027
+    now = os.umask(0o022)
+    os.umask(now)
+    assert now == 0o027
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("name", list(SAVERS))
+@pytest.mark.parametrize("existing", [False, True])
+def test_full_disk_at_rename_leaves_nothing(tmp_path, monkeypatch, name, existing):
+    path = tmp_path / name
+    if existing:
+        path.write_bytes(b"previous result")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError) as info:
+        SAVERS[name](path)
+    msg = str(info.value)
+    assert info.value.errno == errno.ENOSPC
+    assert str(path) in msg and "No space left on device" in msg and "disk is full" in msg
+    assert isinstance(info.value.__cause__, OSError)
+    assert _leftovers(tmp_path) == ([name] if existing else [])
+    if existing:
+        assert path.read_bytes() == b"previous result"
+
+
+def test_full_disk_while_writing_leaves_nothing(tmp_path, monkeypatch):
+    """The disk fills up half-way through the write: no temporary file, no partial target."""
+    path = tmp_path / "out" / "x.json"
+
+    def half_then_full(obj, fh, **kw):
+        fh.write('{"a": ')
+        fh.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(json, "dump", half_then_full)
+    with pytest.raises(OSError, match=r"cannot write .*x\.json: No space left on device"):
+        _save_json(path)
+    assert _leftovers(path.parent) == []
+    # the same through atomic_path directly, with a quota error
+    with pytest.raises(OSError, match="quota") as info:
+        with fio.atomic_path(path) as tmp:
+            tmp.write_bytes(b"partial")
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+    assert info.value.errno == errno.EDQUOT and str(path) in str(info.value)
+    assert _leftovers(path.parent) == []
+
+
+def test_other_errors_pass_unchanged_and_clean_up(tmp_path):
+    """An error of the caller (not of the file system) is re-raised as it is; the temporary file still goes."""
+    with pytest.raises(KeyError, match="boom"):
+        with fio.atomic_path(tmp_path / "x.tsv") as tmp:
+            tmp.write_text("partial")
+            raise KeyError("boom")
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("code, words", [(errno.EROFS, "read-only"), (errno.EACCES, "no permission to write in")])
+def test_read_only_results_folder_simulated(tmp_path, monkeypatch, code, words):
+    """A read-only file system or a folder without write permission: the temporary file cannot be created."""
+    path = tmp_path / "results" / "x.tsv"
+
+    def refuse(*a, **k):
+        raise OSError(code, os.strerror(code), str(path.parent / ".x.tsv.abc.tmp.tsv"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OSError) as info:
+        _save_tsv(path)
+    assert info.value.errno == code and str(path) in str(info.value) and words in str(info.value)
+    if code == errno.EACCES:
+        assert isinstance(info.value, PermissionError)   # the subclass of the errno is kept
+    assert not path.exists() and _leftovers(path.parent) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders (simulated in the test above)")
+@pytest.mark.parametrize("name", list(SAVERS))
+def test_read_only_results_folder(tmp_path, name):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError) as info:
+            SAVERS[name](folder / name)
+        assert str(folder / name) in str(info.value) and "Permission denied" in str(info.value)
+        with pytest.raises(PermissionError, match="cannot write"):   # a missing sub-folder cannot be made
+            SAVERS[name](folder / "sub" / name)
+        assert _leftovers(folder) == []
+    finally:
+        folder.chmod(0o755)
