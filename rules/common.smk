@@ -66,6 +66,7 @@ else:
     PARTICIPANTS = config["inputs"]["participants"]
     _part = read_participants(PARTICIPANTS, Path(workflow.basedir) / "config/schema/participants.schema.yaml")
     SCANS = expected_scans(_part, SES_PRE, SES_POST)
+    # every missing file of the cohort named in one error (stat calls only); the contents: rule validate
     check_fmriprep_files(SCANS, lambda s, t: P.fmriprep_paths(FMRIPREP_DIR, s, t, TASK, SPACE, RES))
 
 SCAN_SUBS = [s for s, _ in SCANS]

@@ -1,6 +1,47 @@
-# Stage preprocess: analysis masks and seed spheres; per-scan denoising + seed-to-voxel FC; head-motion QC and the
-# exclusions every later stage uses; the seed and QC figures. Library: fcect.preprocess.
-# Config sections: `seeds`, `analysis`, `denoise`, `qc`. Report categories: Methods (seeds), QC.
+# Stage preprocess: input validation (before any heavy job); analysis masks and seed spheres; per-scan denoising +
+# seed-to-voxel FC; head-motion QC and the exclusions every later stage uses; the seed and QC figures.
+# Library: fcect.preprocess. Config sections: `validate`, `seeds`, `analysis`, `denoise`, `qc`.
+# Report categories: Methods (seeds), QC.
+
+VALIDATION = "results/qc/validation.tsv"  # every problem of the inputs (errors stop the run; warnings listed)
+
+
+rule validate:
+    input:
+        participants=PARTICIPANTS,
+        bold=expand(fp_pattern("bold"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        bold_json=expand(fp_pattern("bold_json"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        mask=expand(fp_pattern("mask"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        confounds=expand(fp_pattern("confounds"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        code=library("validate.py"),
+    output:
+        table=VALIDATION,
+    params:
+        # the fMRIPrep folder (scanned for scans the participants table leaves unused), from the first BOLD path
+        fmriprep_dir=lambda wc, input: str(Path(input.bold[0]).parents[3]),
+        scans=SCANS,
+        sessions=SESSIONS,
+        task=TASK,
+        space=SPACE,
+        res=RES,
+        denoise=config["denoise"],
+        validate=config["validate"],
+        schema=str(Path(workflow.basedir) / "config/schema/participants.schema.yaml"),
+    log:
+        "logs/preprocess/validate.log",
+        # the table also lands here: Snakemake deletes a failed job's outputs, never its logs
+        table="logs/preprocess/validation.tsv",
+    threads: config["validate"]["threads"]
+    resources:
+        # one streamed pass through each BOLD file (gzip decompression), a few volumes in memory per thread:
+        # measured 0.3 GB, 3 s once + 0.3 s per default simulated scan, 0.1 s per tiny one (bench/README.md,
+        # Validation); ~4 s per 2 mm fMRIPrep run (extrapolated)
+        mem_mb=1000,
+        runtime=lambda wc, input, threads: 10 + len(input.bold) // (10 * threads),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/validate.py"
 
 
 rule masks:
@@ -31,6 +72,7 @@ rule denoise_fc:
         analysis_mask=MASKS["analysis"],
         seeds=MASKS["seeds"],
         seeds_tsv=MASKS["seeds_tsv"],
+        validation=VALIDATION,  # no scan is denoised before every input passed validation
         code=library("denoise_fc.py"),
     output:
         maps=expand(FC_PATTERN, seed=SEED_IDS, allow_missing=True),
@@ -62,6 +104,7 @@ rule qc_table:
     input:
         participants=PARTICIPANTS,
         confounds=expand(fp_pattern("confounds"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        validation=VALIDATION,
         code=library("qc_table.py"),
     output:
         motion=MOTION_TABLE,
@@ -133,5 +176,5 @@ rule figure_qc:
         "../scripts/figure_qc.py"
 
 
-TARGETS["preprocess"] = (all_fc_maps() + [MOTION_TABLE, PARTICIPANTS_INCLUDED, MASKS["analysis"]]
+TARGETS["preprocess"] = (all_fc_maps() + [VALIDATION, MOTION_TABLE, PARTICIPANTS_INCLUDED, MASKS["analysis"]]
                          + figure_outputs("seeds") + figure_outputs("qc_motion"))

@@ -52,7 +52,10 @@ if config["input_source"] == "simulated":
             mem_mb=1500,  # measured 0.6 GB / 12 s at most (default cohort, docs/benchmarks.md)
             runtime=10,
         group:
-            "scan"  # one SLURM job per scan chain (simulate_scan -> denoise_fc); profile: group-components
+            # rule validate reads every simulated scan before any denoise_fc starts, so a scan's simulation and its
+            # denoising cannot be one cluster job: the simulations are bundled on their own (profile:
+            # group-components simulate=N); group "scan" is the per-scan denoising, as with fMRIPrep input
+            "simulate"
         conda:
             "../envs/analysis.yaml"
         script:

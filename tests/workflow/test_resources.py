@@ -45,9 +45,10 @@ def test_declared_values_fit_a_cluster_node(declared, wf):
         s = r["static"]
         assert 100 <= s.get("mem_mb", 1000) <= 64000, (name, s)   # MB
         assert 1 <= s.get("runtime", 10) <= 24 * 60, (name, s)     # minutes
-    # the per-scan chain is one cluster job (profile: group-components)
-    for name in ("simulate_scan", "denoise_fc"):
-        assert declared[name]["group"] == "scan", declared[name]
+    # per-scan jobs are grouped for the cluster (profile: group-components): the denoising of each scan ("scan") and,
+    # apart from it (rule validate reads every simulated scan before any denoising), the simulation ("simulate")
+    assert declared["denoise_fc"]["group"] == "scan", declared["denoise_fc"]
+    assert declared["simulate_scan"]["group"] == "simulate", declared["simulate_scan"]
 
 
 def test_every_job_resolves_its_resources(wf):

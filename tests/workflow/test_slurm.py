@@ -2,7 +2,8 @@
 
 `.ci/services up` (called by .ci/run) installs and starts the cluster; without it these tests skip and say why.
 The run uses profiles/slurm-ci (profiles/slurm with the settings a 2-core cluster without slurmdbd needs) and
-foundation targets (participants table, masks, simulate -> denoise + seed FC of 4 scans as one SLURM group job).
+foundation targets (participants table, masks, the simulated cohort and its validation, denoise + seed FC of 4 scans
+in SLURM group jobs).
 Checks: every job went through SLURM (job ids in Snakemake's log, one SLURM log per job id, state COMPLETED in
 squeue/sacct), and the outputs equal those of the local run of the same config (session fixture ``tiny_run``).
 """
@@ -22,9 +23,10 @@ import pytest
 from conftest import copy_workflow, run_snakemake, snakemake_cmd
 
 RUN_TIMEOUT_S = int(os.environ.get("FCECT_SLURM_TIMEOUT", "1200"))  # ~3 min on an idle 2-core machine
-# Foundation targets, kept small for CI's time budget: the participants table, the masks, and simulate + denoise +
-# seed FC of 4 scans (HC, excluded HC, TRD pre and post): 2 single SLURM jobs + 1 group job running the 4 scan chains
-# (profiles/slurm-ci: group-components scan=12), ~1 min of job time plus the scheduler's polling on 2 cores.
+# Foundation targets, kept small for CI's time budget: the participants table, the masks, and denoise + seed FC of 4
+# scans (HC, excluded HC, TRD pre and post). Rule validate checks every scan of the cohort before any denoising, so
+# the run simulates all 23 scans (group jobs "simulate" of up to 12 scans: profiles/slurm-ci), validates them (one
+# job) and denoises the 4 (one group job "scan"): ~1.5 min of job time plus the scheduler's polling on 2 cores.
 FC_SCANS = [("001", "pre"), ("002", "pre"), ("003", "pre"), ("003", "post")]
 TARGETS = ["resources/simulated/tiny/participants.tsv", "results/masks/analysis_mask.nii.gz",
            *[f"results/fc/sub-{s}/ses-{t}/sub-{s}_ses-{t}_desc-denoise_info.json" for s, t in FC_SCANS]]
@@ -104,19 +106,19 @@ def slurm_run(tmp_path_factory):
 
 def test_jobs_went_through_slurm(slurm_run):
     wd, log, ids = slurm_run["wd"], slurm_run["log"], slurm_run["job_ids"]
-    # simulate_participants, masks + the scan group job (4 scan chains, up to 12 per job)
-    assert len(ids) == len(set(ids)) >= 2 + 1, log[-3000:]
+    # simulate_participants, masks, validate + the simulate and scan group jobs (up to 12 scans per job)
+    assert len(ids) == len(set(ids)) >= 3 + 2, log[-3000:]
     assert "localrule simulate_scan" not in log and "localrule denoise_fc" not in log
-    # one SLURM log per job id (logs/slurm/<rule_x | group_scan>/.../<jobid>.log), kept by the CI profile
+    # one SLURM log per job id (logs/slurm/<rule_x | group_scan | group_simulate>/.../<jobid>.log), kept by the CI profile
     logs = {p.stem: p for p in (wd / "logs/slurm").rglob("*.log")}
     assert set(ids) <= set(logs), (sorted(ids), sorted(logs))
     group_logs = [p for p in logs.values() if "group_" in str(p.relative_to(wd))]
     assert len(group_logs) >= 1, sorted(logs.values())
-    # group jobs ran several scan chains (simulate_scan, then denoise_fc where targeted) in one SLURM allocation
+    # group jobs ran several scans in one SLURM allocation: the simulation of the whole cohort, the targeted denoising
     text = "\n".join(p.read_text() for p in group_logs)
-    assert "Group job scan" in text, text[-3000:]
+    assert "Group job scan" in text and "Group job simulate" in text, text[-3000:]
     targets = set(re.findall(r"\b(simulate_scan|denoise_fc):sub=(\w+),ses=(\w+)", text))  # --target-jobs
-    assert {(s, t) for r, s, t in targets if r == "simulate_scan"} == set(FC_SCANS), sorted(targets)
+    assert set(FC_SCANS) <= {(s, t) for r, s, t in targets if r == "simulate_scan"}, sorted(targets)
     assert {(s, t) for r, s, t in targets if r == "denoise_fc"} == set(FC_SCANS), sorted(targets)
     # the scheduler knows every job, finished and COMPLETED, under the run's job name
     states, tool, rows = slurm_states(ids)

@@ -205,12 +205,71 @@ def setup_logging(log_path=None, name="fcect"):
     return logger
 
 
+def _started_by_snakemake() -> bool:
+    """A Snakemake ``script:`` job runs a copy of the script under .snakemake/scripts/."""
+    return ".snakemake" in Path(sys.argv[0]).parts if sys.argv and sys.argv[0] else False
+
+
+def _parent_is_snakemake() -> bool:
+    """Whether this process's parent is still a Snakemake process (not init or a subreaper: it died)."""
+    try:
+        return b"snakemake" in Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        return True                           # no /proc: cannot tell, assume alive
+
+
+class JobStopped(Exception):
+    """The job was told to stop (SIGTERM), or the Snakemake process that started it has died."""
+
+
+@contextlib.contextmanager
+def stop_with_parent():
+    """While the block runs, SIGTERM raises :class:`JobStopped`, and (Linux) the kernel sends SIGTERM when the
+    parent process dies: a Snakemake killed even with SIGKILL leaves no job running on to write outputs late.
+    The exception unwinds through :func:`atomic_path`, which removes its temporary file, so nothing half-written
+    is left. Restores the previous handler and parent-death signal afterwards."""
+    import ctypes
+    import signal
+
+    owner = os.getpid()
+
+    def stop(signum, frame):
+        if os.getpid() != owner:             # a forked worker (multiprocessing) inherited the handler: just end
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise JobStopped(f"stopped by signal {signum} (Snakemake cancelled this job or has ended); "
+                         "no output of this job was completed")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:                    # not the main thread: leave signals alone
+        yield
+        return
+    prctl = None
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+    try:
+        if prctl is not None:
+            prctl(1, int(signal.SIGTERM))     # PR_SET_PDEATHSIG
+            if _started_by_snakemake() and not _parent_is_snakemake():
+                raise JobStopped("the Snakemake process that started this job has ended; nothing was written")
+        yield
+    finally:
+        if prctl is not None:
+            prctl(1, 0)
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_logged(snakemake, func):
-    """Run ``func(snakemake, logger)`` with the rule's log; on error, log the traceback and re-raise."""
+    """Run ``func(snakemake, logger)`` with the rule's log; on error, log the traceback and re-raise. The job stops
+    cleanly when Snakemake cancels it or dies (:func:`stop_with_parent`)."""
     log_path = snakemake.log[0] if len(snakemake.log) else None
     logger = setup_logging(log_path)
     try:
-        return func(snakemake, logger)
+        with stop_with_parent():
+            return func(snakemake, logger)
     except Exception:
         logger.exception("failed")
         raise

@@ -81,14 +81,32 @@ def participant_id(v) -> str:
     return v if v.startswith("sub-") else f"sub-{v}"
 
 
+NUMERIC = ("age", "education", "hamd_pre", "hamd_post")
+
+
 def read_participants(path, schema_path=None) -> pd.DataFrame:
-    """Read participants.tsv, validate it against the JSON schema and semantic rules; errors name the file."""
+    """Read participants.tsv, validate it against the JSON schema and semantic rules. Every problem of the table is
+    reported at once, in one error that names the file and, for a problem of one row, its line and participant."""
     df = read_tsv(path, dtype={"participant_id": str, "group": str, "sex": str})
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise InputError(path, f"missing column(s) {missing}; required: {REQUIRED}")
     if df.empty:
         raise InputError(path, "no participants")
+    problems = []
+
+    def where(i):
+        return f"line {i + 2} ({df.participant_id.iloc[i]})"
+
+    # numbers first, row by row, so that one bad value is reported against its own row (read as text, a column
+    # with one non-numeric value would otherwise fail the schema's type check on every row)
+    bad_cells = set()
+    for c in NUMERIC:
+        v = pd.to_numeric(df[c], errors="coerce")
+        for i in np.flatnonzero(v.isna().to_numpy() & df[c].notna().to_numpy()):
+            problems.append(f"{where(i)}, column {c}: {df[c].iloc[i]!r} is not a number")
+            bad_cells.add((i, c))
+        df[c] = v
     if schema_path is not None:
         import jsonschema
         import yaml
@@ -97,33 +115,32 @@ def read_participants(path, schema_path=None) -> pd.DataFrame:
         validator = jsonschema.Draft202012Validator(schema)
         for i, rec in enumerate(df.to_dict("records")):
             rec = {k: v for k, v in rec.items() if not (isinstance(v, float) and np.isnan(v))}
-            errs = sorted(validator.iter_errors(rec), key=lambda e: list(e.path))
-            if errs:
-                e = errs[0]
+            for e in sorted(validator.iter_errors(rec), key=lambda e: list(e.path)):
                 col = ".".join(str(p) for p in e.path) or "row"
-                raise InputError(path, f"line {i + 2} ({rec.get('participant_id', '?')}), column {col}: "
-                                 f"{e.message}")
-    for c in ("age", "education", "hamd_pre", "hamd_post"):
-        v = pd.to_numeric(df[c], errors="coerce")
-        bad = df.loc[v.isna() & df[c].notna(), "participant_id"].tolist()
-        if bad:
-            raise InputError(path, f"column {c} has non-numeric values for {bad[:5]}")
-        df[c] = v
+                if e.validator == "required" and any((i, c) in bad_cells for c in NUMERIC if f"'{c}'" in e.message):
+                    continue  # already reported as not a number
+                problems.append(f"{where(i)}, column {col}: {e.message}")
     dup = df.loc[df.participant_id.duplicated(), "participant_id"].tolist()
     if dup:
-        raise InputError(path, f"duplicate participant_id {dup[:5]}")
-    hc_post = df.loc[(df.group == "HC") & df.hamd_post.notna(), "participant_id"].tolist()
-    if hc_post:
-        raise InputError(path, f"hamd_post is given for healthy controls {hc_post[:5]}; it must be n/a")
-    trd_nopre = df.loc[(df.group == "TRD") & df.hamd_pre.isna(), "participant_id"].tolist()
-    if trd_nopre:
-        raise InputError(path, f"hamd_pre is missing for patients {trd_nopre[:5]}")
-    zero = df.loc[(df.group == "TRD") & (df.hamd_pre == 0) & df.hamd_post.notna(), "participant_id"].tolist()
-    if zero:
-        raise InputError(path, f"hamd_pre is 0 for patients {zero[:5]}: the reduction rate is undefined")
-    for g in ("TRD", "HC"):
-        if (df.group == g).sum() < 2:
-            raise InputError(path, f"fewer than 2 participants in group {g}")
+        problems.append(f"duplicate participant_id {dup}")
+    for rule, bad in [
+        ("hamd_post is given for healthy controls {}; it must be n/a", (df.group == "HC") & df.hamd_post.notna()),
+        ("hamd_pre is missing for patients {}", (df.group == "TRD") & df.hamd_pre.isna()
+         & ~pd.Series([(i, "hamd_pre") in bad_cells for i in range(len(df))], index=df.index)),
+        ("hamd_pre is 0 for patients {}: the reduction rate is undefined",
+         (df.group == "TRD") & (df.hamd_pre == 0) & df.hamd_post.notna()),
+    ]:
+        if bad.any():
+            rows = [f"{pid} (line {i + 2})" for i, pid in zip(np.flatnonzero(bad.to_numpy()), df.participant_id[bad])]
+            problems.append(rule.format(", ".join(rows)))
+    if df.group.isin(["TRD", "HC"]).all():  # with an unknown group the count below would only repeat that error
+        for g in ("TRD", "HC"):
+            if (df.group == g).sum() < 2:
+                problems.append(f"fewer than 2 participants in group {g}")
+    if len(problems) == 1:
+        raise InputError(path, problems[0])
+    if problems:
+        raise InputError(path, f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return df
 
 

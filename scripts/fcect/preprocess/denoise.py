@@ -80,6 +80,16 @@ _TIME_UNITS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "unknown": 1.0}
 MAX_TR = 30.0
 
 
+def header_tr(img):
+    """(TR in seconds from the NIfTI header's fourth zoom and time unit, or None when it holds none; the unit).
+    A unit that is not a time (hz, ppm, rads) gives the zoom unconverted: the caller decides."""
+    zooms = img.header.get_zooms()
+    unit = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "unknown"
+    if len(zooms) < 4 or not np.isfinite(zooms[3]) or zooms[3] <= 0:
+        return None, unit
+    return float(zooms[3]) * _TIME_UNITS.get(unit, 1.0), unit
+
+
 def read_tr(bold_img, json_path=None, bold_path="bold"):
     """Repetition time (s) of this scan: RepetitionTime of its JSON sidecar (BIDS: seconds), else the NIfTI
     header's fourth zoom converted from the header's time unit (ms, us) to seconds. A value above ``MAX_TR`` s
@@ -101,18 +111,17 @@ def read_tr(bold_img, json_path=None, bold_path="bold"):
                 raise InputError(json_path, f"RepetitionTime {tr:g} is not in seconds (milliseconds?); BIDS "
                                  "sidecars give it in seconds")
             return tr
-    zooms = bold_img.header.get_zooms()
-    if len(zooms) > 3 and zooms[3] > 0:
-        unit = bold_img.header.get_xyzt_units()[1] if hasattr(bold_img.header, "get_xyzt_units") else "unknown"
-        if unit not in _TIME_UNITS:  # hz, ppm, rads: not a time
-            raise InputError(bold_path, f"the NIfTI header gives the fourth dimension in {unit!r}, not in time "
-                             "units, and there is no RepetitionTime in a JSON sidecar")
-        tr = float(zooms[3]) * _TIME_UNITS[unit]
-        if tr > MAX_TR:
-            raise InputError(bold_path, f"the NIfTI header's repetition time {float(zooms[3]):g} ({unit}) is not "
-                             "in seconds; set the header's time unit or give RepetitionTime in a JSON sidecar")
-        return tr
-    raise InputError(json_path or bold_path, "no RepetitionTime in the JSON sidecar nor in the NIfTI header")
+    tr, unit = header_tr(bold_img)
+    if tr is None:
+        raise InputError(json_path or bold_path, "no RepetitionTime in the JSON sidecar nor in the NIfTI header")
+    if unit not in _TIME_UNITS:  # hz, ppm, rads: not a time
+        raise InputError(bold_path, f"the NIfTI header gives the fourth dimension in {unit!r}, not in time units, "
+                         "and there is no RepetitionTime in a JSON sidecar")
+    if tr > MAX_TR:
+        raise InputError(bold_path, f"the NIfTI header's repetition time {float(bold_img.header.get_zooms()[3]):g} "
+                         f"({unit}) is not in seconds; set the header's time unit or give RepetitionTime in a JSON "
+                         "sidecar")
+    return tr
 
 
 def check_band(tr, high_pass, low_pass, path="bold", filter="butterworth"):
