@@ -40,3 +40,23 @@ def test_tiny_run_reproduces_the_reference_summary(tiny_run):
     new = json.loads((tiny_run / "results/summary.json").read_text())
     diffs = compare_summaries(new, json.loads(REFERENCE.read_text()))
     assert diffs == [], "\n".join(f"{p}: {x!r} != reference {y!r}" for p, x, y in diffs[:40])
+
+
+TABLES = REPO / "tests/data/tiny_tables_reference.json"
+
+
+def test_tiny_run_tables_are_byte_identical_to_the_reference(tiny_run):
+    """Every result table (results/**/*.tsv) of the tiny run is byte for byte the reference run's: the same inputs
+    give the same outputs, from another run, another day, in another folder (tables carry no timestamps; the
+    elapsed times live in group.json and svr.json, which are not compared). Rewrite with the summary reference:
+    ``python -c "import hashlib, json, pathlib; print(json.dumps({str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+    for p in sorted(pathlib.Path('results').rglob('*.tsv'))}, indent=1))" > tests/data/tiny_tables_reference.json``
+    (run in the finished run's folder)."""
+    import hashlib
+
+    ref = json.loads(TABLES.read_text())
+    got = {str(p.relative_to(tiny_run)): hashlib.sha256(p.read_bytes()).hexdigest()
+           for p in sorted((tiny_run / "results").rglob("*.tsv"))}
+    missing = sorted(set(ref) - set(got))
+    differ = sorted(k for k in set(ref) & set(got) if ref[k] != got[k])
+    assert not missing and not differ, f"missing: {missing}\ndiffer: {differ}"

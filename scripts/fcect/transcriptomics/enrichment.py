@@ -207,6 +207,13 @@ def gsea_blitz(gs: GeneSets, signature, permutations: int = 2000, processes: int
         res = blitzgsea.gsea(sig, lib, permutations=permutations, processes=max(2, int(processes)),
                              min_size=1, max_size=len(gs.genes), seed=int(seed), verbose=False, progress=False,
                              center=True, signature_cache=False)
+    if "leading_edge" in res:
+        # blitzgsea builds the leading edge from Python sets: its order changes with the process's string-hash
+        # seed. List the genes by their rank in the signature (highest first), as the leading edge is read.
+        rank = {g: i for i, g in enumerate(np.asarray(gs.genes)[np.argsort(-np.asarray(signature, float),
+                                                                             kind="stable")])}
+        res["leading_edge"] = [",".join(sorted(str(le).split(","), key=lambda g: rank.get(g, len(rank))))
+                               if isinstance(le, str) and le else le for le in res["leading_edge"]]
     return res
 
 

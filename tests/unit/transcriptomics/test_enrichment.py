@@ -137,3 +137,23 @@ def test_gsea_gene_permutation_p_is_reproducible():
     np.testing.assert_array_equal(runs[0], runs[1])
     np.testing.assert_array_equal(runs[0], runs[2])
     assert runs[0].min() < 1e-3                                        # the planted set stands out
+
+
+def test_gsea_leading_edge_order_does_not_depend_on_the_hash_seed(tmp_path):
+    """blitzgsea's leading edge comes from Python sets; fcect lists it by rank, so two processes with different
+    string-hash seeds write the same table."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from fcect.transcriptomics import enrichment as en\n"
+            "rng = np.random.default_rng(0)\n"
+            "genes = [f'G{i}' for i in range(2000)]\n"
+            "sets = {f'S{k}': list(rng.choice(genes, 60, replace=False)) for k in range(10)}\n"
+            "gs = en.GeneSets(sets, genes)\n"
+            "z = rng.standard_normal(2000)\n"
+            "r = en.gsea_blitz(gs, z, permutations=100, processes=2, seed=1).sort_index()\n"
+            "print('|'.join(map(str, r['leading_edge'])))\n")
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": s}).stdout for s in ("1", "2", "3")]
+    assert outs[0] and outs[0] == outs[1] == outs[2]
