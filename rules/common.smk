@@ -1,5 +1,6 @@
 # Helpers and input functions only: no rules here. Every path pattern comes from fcect.core.paths and every name
 # (contrasts, modes, gene lists) from fcect.core.vocabulary, the same modules the library uses.
+import os
 from pathlib import Path
 
 from fcect.core import paths as P
@@ -7,7 +8,7 @@ from fcect.core import vocabulary as V
 from fcect.core.code import library_files
 from fcect.core.participants import expected_scans, read_participants
 from fcect.preprocess.seeds import read_seeds
-from fcect.preprocess.validate import check_fmriprep_files
+from fcect.preprocess.validate import check_fmriprep_files, select_runs
 
 SES_PRE = config["inputs"]["sessions"]["pre"]
 SES_POST = config["inputs"]["sessions"]["post"]
@@ -15,6 +16,9 @@ SESSIONS = [SES_PRE, SES_POST]
 TASK = config["inputs"]["task"]
 SPACE = config["inputs"]["space"]
 RES = config["inputs"]["res"]
+RUN = config["inputs"]["run"]  # null (no run entity), first, concatenate or a run label
+if RUN is not None:
+    RUN = str(RUN)
 
 SEEDS_TABLE = config["seeds"]["table"]
 SEEDS = read_seeds(SEEDS_TABLE, config["seeds"]["radius_override"])
@@ -58,6 +62,10 @@ if config["input_source"] == "simulated":
     PARTICIPANTS = f"{SIM_ROOT}/participants.tsv"
     _part, _couplings = cohort_table(sim_params())
     SCANS = scans_of(_part, sim_params())
+    if RUN is not None:
+        raise ValueError(f"inputs.run = {RUN!r}: the simulated cohort writes no run entity; set inputs.run to null "
+                         "(or input_source to fmriprep)")
+    SCAN_RUNS = {scan: [None] for scan in SCANS}
 else:
     if not config["inputs"]["fmriprep_dir"] or not config["inputs"]["participants"]:
         raise ValueError("input_source is fmriprep: set inputs.fmriprep_dir and inputs.participants in config")
@@ -66,21 +74,50 @@ else:
     PARTICIPANTS = config["inputs"]["participants"]
     _part = read_participants(PARTICIPANTS, Path(workflow.basedir) / "config/schema/participants.schema.yaml")
     SCANS = expected_scans(_part, SES_PRE, SES_POST)
-    # every missing file of the cohort named in one error (stat calls only); the contents: rule validate
-    check_fmriprep_files(SCANS, lambda s, t: P.fmriprep_paths(FMRIPREP_DIR, s, t, TASK, SPACE, RES))
+    # the runs read per scan, per inputs.run (one glob per scan); then every missing file of the cohort named in
+    # one error (stat calls only); the contents: rule validate
+    SCAN_RUNS = select_runs(SCANS, FMRIPREP_DIR, RUN, TASK, SPACE, RES)
+    check_fmriprep_files(SCANS, lambda s, t, r: P.fmriprep_paths(FMRIPREP_DIR, s, t, TASK, SPACE, RES, r),
+                         runs=SCAN_RUNS)
 
 SCAN_SUBS = [s for s, _ in SCANS]
 SCAN_SESS = [t for _, t in SCANS]
 
 
+SCAN_N_RUNS = [len(SCAN_RUNS[scan]) for scan in SCANS]
+
+
+def scan_runs(wildcards):
+    """Run labels read for one scan ([None]: file names without run entity)."""
+    return SCAN_RUNS.get((wildcards.sub, wildcards.ses), [None])
+
+
 def scan_files(wildcards):
-    """fMRIPrep inputs of one scan (bold, bold_json, mask, confounds)."""
-    return {k: str(v) for k, v in
-            P.fmriprep_paths(FMRIPREP_DIR, wildcards.sub, wildcards.ses, TASK, SPACE, RES).items()}
+    """fMRIPrep inputs of one scan (bold, bold_json, mask, confounds): one file each, or, with inputs.run:
+    concatenate, the list of the scan's run files in run order."""
+    files = [P.fmriprep_paths(FMRIPREP_DIR, wildcards.sub, wildcards.ses, TASK, SPACE, RES, r)
+             for r in scan_runs(wildcards)]
+    if RUN == "concatenate":
+        return {k: [str(f[k]) for f in files] for k in files[0]}
+    return {k: str(v) for k, v in files[0].items()}
+
+
+def scan_file_list(kind):
+    """Every file of one kind (bold, bold_json, mask, confounds) that the workflow reads: every run of every scan,
+    in scan order (SCANS) and run order (SCAN_N_RUNS runs per scan)."""
+    return [str(P.fmriprep_paths(FMRIPREP_DIR, s, t, TASK, SPACE, RES, r)[kind])
+            for s, t in SCANS for r in SCAN_RUNS[(s, t)]]
+
+
+def bold_mb(input):
+    """Size (MB) of the BOLD file(s) of a job that exist already (0 for a simulated scan not written yet)."""
+    files = [input.bold] if isinstance(input.bold, str) else list(input.bold)
+    return sum(os.path.getsize(f) >> 20 for f in files if os.path.exists(f))
 
 
 def fp_pattern(kind):
-    """Path pattern (with {sub} and {ses} wildcards) of one kind of fMRIPrep file."""
+    """Path pattern (with {sub} and {ses} wildcards) of one kind of fMRIPrep file without run entity (the files the
+    simulator writes)."""
     return str(P.fmriprep_paths(FMRIPREP_DIR, "{sub}", "{ses}", TASK, SPACE, RES)[kind])
 
 

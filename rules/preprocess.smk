@@ -9,10 +9,10 @@ VALIDATION = "results/qc/validation.tsv"  # every problem of the inputs (errors 
 rule validate:
     input:
         participants=PARTICIPANTS,
-        bold=expand(fp_pattern("bold"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
-        bold_json=expand(fp_pattern("bold_json"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
-        mask=expand(fp_pattern("mask"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
-        confounds=expand(fp_pattern("confounds"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        bold=scan_file_list("bold"),
+        bold_json=scan_file_list("bold_json"),
+        mask=scan_file_list("mask"),
+        confounds=scan_file_list("confounds"),
         code=library("validate.py"),
     output:
         table=VALIDATION,
@@ -20,6 +20,7 @@ rule validate:
         # the fMRIPrep folder (scanned for scans the participants table leaves unused), from the first BOLD path
         fmriprep_dir=lambda wc, input: str(Path(input.bold[0]).parents[3]),
         scans=SCANS,
+        runs=[SCAN_RUNS[scan] for scan in SCANS],  # every run file of a scan is validated
         sessions=SESSIONS,
         task=TASK,
         space=SPACE,
@@ -80,6 +81,7 @@ rule denoise_fc:
     params:
         denoise=config["denoise"],
         seed_ids=SEED_IDS,
+        runs=scan_runs,  # recorded in the denoise info
     log:
         "logs/preprocess/denoise_fc/sub-{sub}_ses-{ses}.log",
     benchmark:
@@ -87,11 +89,11 @@ rule denoise_fc:
     threads: 1
     resources:
         # measured: 1.3 GB / 58 s at most on the default simulated scan (docs/benchmarks.md). Memory and time grow
-        # with the BOLD file: ~10 MB of memory and ~0.1 min per MB of .nii.gz (a 2 mm fMRIPrep run of 300 MB asks
+        # with the BOLD file(s) (every run of the scan with inputs.run: concatenate): ~10 MB of memory and ~0.1 min per MB of .nii.gz (a 2 mm fMRIPrep run of 300 MB asks
         # for 5 GB / 40 min); where the BOLD does not exist yet (simulated, same group job) the floor applies.
         # A retry (profile `retries:`) asks for attempt x memory.
-        mem_mb=lambda wc, input, attempt: attempt * max(3000, 2000 + 10 * (os.path.getsize(input.bold) >> 20 if os.path.exists(input.bold) else 0)),
-        runtime=lambda wc, input, attempt: attempt * max(15, 10 + (os.path.getsize(input.bold) >> 20 if os.path.exists(input.bold) else 0) // 10),
+        mem_mb=lambda wc, input, attempt: attempt * max(3000, 2000 + 10 * bold_mb(input)),
+        runtime=lambda wc, input, attempt: attempt * max(15, 10 + bold_mb(input) // 10),
     group:
         "scan"  # one SLURM job per scan chain (simulate_scan -> denoise_fc); profile: group-components
     conda:
@@ -103,7 +105,7 @@ rule denoise_fc:
 rule qc_table:
     input:
         participants=PARTICIPANTS,
-        confounds=expand(fp_pattern("confounds"), zip, sub=SCAN_SUBS, ses=SCAN_SESS),
+        confounds=scan_file_list("confounds"),
         validation=VALIDATION,
         code=library("qc_table.py"),
     output:
@@ -114,6 +116,7 @@ rule qc_table:
         denoise=config["denoise"],
         reduction=HAMD_REDUCTION,
         scans=SCANS,
+        n_runs=SCAN_N_RUNS,  # the confounds list holds each scan's runs in turn; a scan is judged over all of them
         sessions=SESSIONS,
         schema=str(Path(workflow.basedir) / "config/schema/participants.schema.yaml"),
     log:

@@ -9,7 +9,7 @@ def main(snakemake, log):
     run_validation(p.fmriprep_dir, snakemake.input.participants, p.scans, task=p.task, space=p.space, res=p.res,
                    sessions=p.sessions, denoise=p.denoise, settings=p.validate, schema=p.schema,
                    out_table=snakemake.output.table, log_table=snakemake.log.table, threads=snakemake.threads,
-                   log=log)
+                   log=log, runs=p.runs)
 
 
 run_logged(snakemake, main)  # noqa: F821

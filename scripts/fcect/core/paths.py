@@ -17,15 +17,34 @@ SPACE = "MNI152NLin2009cAsym"   # the analysis space of every map the workflow w
 # ------------------------------------------------------------------------------------------ inputs (fMRIPrep)
 
 
-def fmriprep_paths(root, sub, ses, task="rest", space=SPACE, res="2"):
-    """fMRIPrep (21+) derivative files of one scan: bold, bold_json, mask, confounds."""
+def fmriprep_paths(root, sub, ses, task="rest", space=SPACE, res="2", run=None):
+    """fMRIPrep (21+) derivative files of one scan (of one run of it when ``run`` is a label): bold, bold_json,
+    mask, confounds."""
     d = Path(root) / f"sub-{sub}" / f"ses-{ses}" / "func"
-    stem = f"sub-{sub}_ses-{ses}_task-{task}"
+    stem = f"sub-{sub}_ses-{ses}_task-{task}" + (f"_run-{run}" if run is not None else "")
     sp = f"space-{space}" + (f"_res-{res}" if res not in (None, "", "none") else "")
     return dict(bold=d / f"{stem}_{sp}_desc-preproc_bold.nii.gz",
                 bold_json=d / f"{stem}_{sp}_desc-preproc_bold.json",
                 mask=d / f"{stem}_{sp}_desc-brain_mask.nii.gz",
                 confounds=d / f"{stem}_desc-confounds_timeseries.tsv")
+
+
+def fmriprep_runs(root, sub, ses, task="rest", space=SPACE, res="2"):
+    """Run labels of the scan's BOLD files that carry a run entity (one glob), in run order: numeric when every
+    label is a number, else alphabetical."""
+    bold = fmriprep_paths(root, sub, ses, task, space, res, run="*")["bold"]
+    prefix, suffix = bold.name.split("*")
+    labels = [p.name[len(prefix):len(p.name) - len(suffix)] for p in bold.parent.glob(bold.name)]
+    labels = [x for x in labels if x.isalnum()]
+    return sort_runs(labels)
+
+
+def sort_runs(labels):
+    """Run labels in run order: numeric when every label is a number, else alphabetical."""
+    labels = list(labels)
+    if all(x.isdigit() for x in labels):
+        return sorted(labels, key=lambda x: (int(x), x))
+    return sorted(labels)
 
 
 def simulated_root(name):

@@ -9,6 +9,7 @@ confound regression and band-pass done orthogonally, censored volumes removed af
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nibabel as nib
@@ -198,8 +199,40 @@ def clean_signals(X, conf_matrix, tr, high_pass, low_pass, detrend=True, sample_
         signal.butterworth = original
 
 
-def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict):
-    """Full per-scan denoising. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, info dict)."""
+def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict, runs=None):
+    """Full per-scan denoising. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, info dict).
+
+    Several runs of one scan (``bold_path``, ``confounds_path``, ``json_path`` lists, in run order; ``runs`` their
+    labels): each run is denoised on its own (its own TR, confounds, dropped volumes, censoring), and the cleaned
+    series, each centred on its own mean, are concatenated in run order. The info then sums the volumes over runs
+    and holds each run's own info under ``per_run``. ``runs`` (the labels, [] without run entity) is recorded
+    in the info."""
+    if isinstance(bold_path, (str, bytes, os.PathLike)):
+        Y, info = denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine, params)
+        info["runs"] = [r for r in (runs or []) if r is not None]
+        return Y, info
+    n = len(bold_path)
+    json_path = [None] * n if json_path is None else json_path
+    if not n or len(confounds_path) != n or len(json_path) != n:
+        raise ValueError(f"one confounds file and one sidecar per BOLD run: {n} BOLD, {len(confounds_path)} "
+                         f"confounds, {len(json_path)} sidecars")
+    runs = list(runs) if runs is not None else [None] * n
+    Ys, infos = [], []
+    for bold, conf, meta, run in zip(bold_path, confounds_path, json_path, runs):
+        Y, info = denoise_run(bold, conf, meta, voxel_mask, target_affine, params)
+        Ys.append(Y - Y.mean(axis=0) if n > 1 else Y)
+        infos.append(dict(info, run=run))
+    trs = sorted({i["tr"] for i in infos})
+    info = dict(tr=trs[0] if len(trs) == 1 else trs,
+                **{k: int(sum(i[k] for i in infos)) for k in ("n_volumes_input", "n_dropped", "n_censored",
+                                                              "n_volumes_used")},
+                preset=infos[0]["preset"], n_confounds=infos[0]["n_confounds"],
+                runs=[r for r in runs if r is not None], per_run=infos)
+    return (np.concatenate(Ys, axis=0) if n > 1 else Ys[0]), info
+
+
+def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict):
+    """Denoising of one BOLD run. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, info dict)."""
     drop = int(params.get("drop_volumes", 0))
     check_scan(bold_path, confounds_path, drop, min_volumes=int(params.get("min_volumes", 20)))
     img = nib.load(str(bold_path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -10,9 +12,31 @@ from fcect.core.motion import MOTION, framewise_displacement
 from fcect.core.participants import hamd_reduction
 
 
-def scan_motion(confounds: pd.DataFrame, drop_volumes=0, fd_method="power", path="confounds"):
+def scan_motion(confounds, drop_volumes=0, fd_method="power", path="confounds"):
     """Motion summary of one scan after dropping the initial volumes: mean/max FD, max translation and rotation,
-    number of volumes, and the FD series."""
+    number of volumes, and the FD series.
+
+    ``confounds`` may be a list (one table per run of the scan, ``path`` then a list of their paths): the initial
+    volumes are dropped from each run and FD computed within each run; the maxima are taken over runs, the mean FD
+    over every volume of every run (bar each run's first, which has no FD), the volumes summed and the FD series
+    concatenated, so that the scan is judged (and excluded) as a whole."""
+    if not isinstance(confounds, pd.DataFrame):
+        paths = [path] * len(confounds) if isinstance(path, (str, bytes, os.PathLike)) or path is None else list(path)
+        parts = [run_motion(c, drop_volumes, fd_method, p) for c, p in zip(confounds, paths)]
+        if not parts:
+            raise InputError(path, "no run to summarise")
+        steps = np.concatenate([m["fd"][1:] for m in parts])
+        return dict(mean_fd=float(steps.mean()) if len(steps) else 0.0, fd_method=fd_method,
+                    max_fd=max(m["max_fd"] for m in parts),
+                    max_translation_mm=max(m["max_translation_mm"] for m in parts),
+                    max_rotation_deg=max(m["max_rotation_deg"] for m in parts),
+                    n_volumes=int(sum(m["n_volumes"] for m in parts)), fd=np.concatenate([m["fd"] for m in parts]),
+                    n_runs=len(parts))
+    return run_motion(confounds, drop_volumes, fd_method, path)
+
+
+def run_motion(confounds: pd.DataFrame, drop_volumes=0, fd_method="power", path="confounds"):
+    """Motion summary of one run (see :func:`scan_motion`)."""
     missing = [c for c in MOTION if c not in confounds.columns]
     if missing:
         raise InputError(path, f"missing motion column(s) {missing}")

@@ -5,6 +5,8 @@ inclusion flags).
 
 from __future__ import annotations
 
+import os
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -16,9 +18,32 @@ from fcect.preprocess.fc import fisher_z, seed_to_voxel_r
 from fcect.preprocess.qc import decide, propagate, scan_motion
 
 
+def _files(x):
+    """One path, or a list of them (one per run), as given by the rule's inputs."""
+    return str(x) if isinstance(x, (str, bytes, os.PathLike)) else [str(p) for p in x]
+
+
+def per_scan(paths, n_runs):
+    """Split the rule's flat list of run files into one list per scan (``n_runs``: runs per scan, in scan order);
+    with ``n_runs`` None, one path per scan."""
+    paths = [str(p) for p in paths]
+    if n_runs is None:
+        return paths
+    if sum(n_runs) != len(paths):
+        raise ValueError(f"{len(paths)} files for {sum(n_runs)} runs")
+    out, k = [], 0
+    for n in n_runs:
+        out.append(paths[k:k + n])
+        k += n
+    return out
+
+
 def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_tsv, params, seed_ids,
-                   out_maps, out_info):
-    """Denoise one scan and write one Fisher-z FC map per seed (zeros outside the analysis mask)."""
+                   out_maps, out_info, runs=None):
+    """Denoise one scan and write one Fisher-z FC map per seed (zeros outside the analysis mask). ``bold``,
+    ``confounds``, ``bold_json`` may be lists (one file per run, in run order; ``runs`` their labels): each run is
+    denoised on its own and the cleaned series concatenated before FC; the info records the runs used."""
+    bold, confounds, bold_json = _files(bold), _files(confounds), _files(bold_json)
     mask_img = nib.load(str(analysis_mask))
     amask = np.asarray(mask_img.dataobj) > 0
     smask = np.asarray(nib.load(str(seeds_img)).dataobj) > 0
@@ -26,17 +51,18 @@ def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_t
     if list(table.seed_id) != list(seed_ids) or smask.shape[-1] != len(seed_ids):
         raise InputError(seeds_tsv, "seed masks do not match the configured seeds table; rerun rule masks")
     union = amask | smask.any(axis=-1)
-    Y, info = denoise_scan(bold, confounds, bold_json, union, mask_img.affine, params)
+    Y, info = denoise_scan(bold, confounds, bold_json, union, mask_img.affine, params, runs=runs)
     col = np.full(amask.shape, -1, dtype=np.int64)
     col[union] = np.arange(union.sum())
     seed_cols = [col[smask[..., k]] for k in range(len(seed_ids))]
     target_cols = col[amask]
-    r, n_const = seed_to_voxel_r(Y, seed_cols, target_cols, source=bold)
+    r, n_const = seed_to_voxel_r(Y, seed_cols, target_cols, source=bold if isinstance(bold, str) else bold[0])
     z = fisher_z(r).astype(np.float32)
     for k, path in enumerate(out_maps):
         vol = np.zeros(amask.shape, dtype=np.float32)
         vol[amask] = z[k]
         save_nifti(nib.Nifti1Image(vol, mask_img.affine), path)
+    info["bold_files"] = [bold] if isinstance(bold, str) else list(bold)
     info.update(n_constant_voxels=n_const, n_analysis_voxels=int(amask.sum()),
                 seed_voxels=dict(zip(seed_ids, [int(len(c)) for c in seed_cols])))
     save_json(info, out_info)
@@ -45,20 +71,25 @@ def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_t
 
 def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denoise, ses_pre, ses_post,
               out_motion=None, out_participants=None, reduction="rate"):
-    """Motion QC of every scan (``scans``: (sub, ses) pairs, with their confounds files) against the ``qc``
+    """Motion QC of every scan (``scans``: (sub, ses) pairs, with their confounds files: a path, or a list of the
+    scan's run files, judged together, :func:`fcect.preprocess.qc.scan_motion`) against the ``qc``
     thresholds, counting the volumes the ``denoise`` settings censor; exclusions propagated to the participants.
     Returns (motion table, participants with inclusion flags), written when output paths are given."""
     part = read_participants(participants_path, schema_path)
     rows = []
     drop = int(denoise.get("drop_volumes", 0))
     for (sub, ses), cpath in zip(scans, confounds_paths):
-        conf = read_tsv(cpath)
-        mot = scan_motion(conf, drop, qc["fd_method"], cpath)
+        cpaths = [cpath] if isinstance(cpath, (str, bytes, os.PathLike)) else list(cpath)
+        confs = [read_tsv(p) for p in cpaths]  # one table per run; the scan is judged over all its runs
+        mot = scan_motion(confs if len(confs) > 1 else confs[0], drop, qc["fd_method"],
+                          cpaths if len(cpaths) > 1 else cpaths[0])
         n_cens = 0
         if PRESETS[denoise["preset"]]["censor"]:
             b, a = denoise.get("censor_neighbors", [1, 2])
-            keep = censor_mask(conf["framewise_displacement"].to_numpy(float)[drop:], denoise["fd_threshold"], b, a)
-            n_cens = int((~keep).sum())
+            for conf in confs:
+                keep = censor_mask(conf["framewise_displacement"].to_numpy(float)[drop:], denoise["fd_threshold"],
+                                   b, a)
+                n_cens += int((~keep).sum())
         row = dict(participant_id=f"sub-{sub}", session=ses, mean_fd=mot["mean_fd"], fd_method=mot["fd_method"],
                    max_fd=mot["max_fd"], max_translation_mm=mot["max_translation_mm"],
                    max_rotation_deg=mot["max_rotation_deg"], n_volumes=mot["n_volumes"], n_censored=n_cens)

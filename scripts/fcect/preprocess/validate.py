@@ -43,11 +43,68 @@ class ValidationError(InputError):
         self.table = table
 
 
-def check_fmriprep_files(scans, path_fn):
+RUN_CHOICES = ("first", "concatenate")  # inputs.run: null, one of these, or a run label
+
+
+def select_runs(scans, root, run, task="rest", space=None, res="2"):
+    """The runs of each scan that the workflow reads, per ``inputs.run``: {(sub, ses): [run labels]}, with
+    ``[None]`` for a scan read from its file names without run entity. The run entities on disk are globbed once
+    per scan. ``run``: None (no run entity), ``first`` (lowest label), ``concatenate`` (every run, in run order) or a
+    label; every scan it cannot be applied to is named in one error."""
+    from fcect.core.paths import SPACE, fmriprep_paths, fmriprep_runs
+
+    space = space or SPACE
+    out, problems = {}, []
+    for sub, ses in scans:
+        found = fmriprep_runs(root, sub, ses, task, space, res)
+        plain = fmriprep_paths(root, sub, ses, task, space, res)["bold"]
+        name = f"sub-{sub} ses-{ses}"
+        if run is None:
+            out[(sub, ses)] = [None]
+            if found and not plain.exists():
+                problems.append((plain, f"{name} has only BOLD files with a run entity (run-{', run-'.join(found)}); "
+                                 "set inputs.run in config (first, concatenate or a run label)"))
+            continue
+        if not found:
+            if plain.exists():  # fMRIPrep leaves the run entity out of a session's only run
+                out[(sub, ses)] = [None]
+            else:
+                problems.append((plain.parent, f"no BOLD file of {name} found (with run entity: "
+                                 f"{fmriprep_paths(root, sub, ses, task, space, res, run='<label>')['bold'].name}, "
+                                 f"or without: {plain.name})"))
+            continue
+        if run == "first":
+            out[(sub, ses)] = found[:1]
+        elif run == "concatenate":
+            out[(sub, ses)] = found
+        else:
+            label = str(run)
+            same = [x for x in found if x == label] or [x for x in found if x.isdigit() and label.isdigit()
+                                                        and int(x) == int(label)]
+            if len(same) != 1:
+                problems.append((plain.parent, f"{name} has no run {label} (inputs.run); runs found: "
+                                 + ", ".join(found)))
+                continue
+            out[(sub, ses)] = same
+    if len(problems) == 1:
+        raise InputError(*problems[0])
+    if problems:
+        raise InputError(os.path.commonpath([str(p) for p, _ in problems]), f"inputs.run = {run!r}: "
+                         f"{len(problems)} scans cannot be read:\n" + "\n".join(f"  {p}: {w}" for p, w in problems))
+    return out
+
+
+def check_fmriprep_files(scans, path_fn, runs=None):
     """Every expected file exists; all missing files are named in one error. ``path_fn(sub, ses)`` -> dict of
-    paths (bold, bold_json, mask, confounds; the denoising reads all four)."""
+    paths (bold, bold_json, mask, confounds; the denoising reads all four); with ``runs`` ({(sub, ses): [run
+    labels]}, :func:`select_runs`), ``path_fn(sub, ses, run)``, for every run of every scan."""
+    def files(sub, ses):
+        if runs is None:
+            return list(path_fn(sub, ses).items())
+        return [(kind, p) for r in runs[(sub, ses)] for kind, p in path_fn(sub, ses, r).items()]
+
     missing = [(p, f"missing {kind} file for sub-{sub} ses-{ses}")
-               for sub, ses in scans for kind, p in path_fn(sub, ses).items() if not Path(p).exists()]
+               for sub, ses in scans for kind, p in files(sub, ses) if not Path(p).exists()]
     if len(missing) == 1:
         raise InputError(*missing[0])
     if missing:
@@ -69,8 +126,8 @@ def _participant_problems(err: InputError, path):
 
 
 def _unused_scans(root, part, scans, task, space, res, sessions):
-    """Warnings for scans on disk that the participants table leaves unused."""
-    from fcect.core.paths import fmriprep_paths
+    """Warnings for scans on disk that the participants table leaves unused (one file named per scan)."""
+    from fcect.core.paths import fmriprep_paths, fmriprep_runs
 
     root = Path(root)
     expected = set(scans)
@@ -79,8 +136,12 @@ def _unused_scans(root, part, scans, task, space, res, sessions):
     out = []
     for sub_dir in sorted(p for p in root.glob("sub-*") if p.is_dir()):
         pid, sub = sub_dir.name, sub_dir.name[4:]
-        bolds = [b for b in (fmriprep_paths(root, sub, d.name[4:], task, space, res)["bold"]
-                             for d in sorted(sub_dir.glob("ses-*"))) if b.exists()]
+        bolds = []
+        for d in sorted(sub_dir.glob("ses-*")):
+            ses = d.name[4:]
+            plain = fmriprep_paths(root, sub, ses, task, space, res)["bold"]
+            bolds += [plain] if plain.exists() else [fmriprep_paths(root, sub, ses, task, space, res, r)["bold"]
+                                                     for r in fmriprep_runs(root, sub, ses, task, space, res)[:1]]
         if pid not in rows:
             out.append(Problem("warning", pid, "", str(sub_dir), "", f"subject folder with {len(bolds)} BOLD "
                                "scan(s) of this task and space, absent from participants.tsv: not analysed",
@@ -88,7 +149,7 @@ def _unused_scans(root, part, scans, task, space, res, sessions):
             continue
         row = rows[pid]
         for bold in bolds:
-            ses = bold.parts[-3][4:]
+            ses = bold.parts[-3][4:]  # sub-X/ses-Y/func/<file>
             if (sub, ses) in expected:
                 continue
             if ses == ses_post and row.group == "TRD":
@@ -105,9 +166,10 @@ def _unused_scans(root, part, scans, task, space, res, sessions):
 
 
 def validate_inputs(fmriprep_dir, participants, scans, *, task, space, res, sessions, denoise, settings,
-                    schema=None, threads=1, log=None):
-    """Check participants.tsv, every expected scan and the scans on disk. Returns (table of problems with
-    :data:`COLUMNS`, {(sub, ses): what was measured})."""
+                    schema=None, threads=1, log=None, runs=None):
+    """Check participants.tsv, every expected scan (every run of it in ``runs``: one list of run labels per scan,
+    None for files without run entity; default: no run entity) and the scans on disk. Returns (table of problems
+    with :data:`COLUMNS`, {(sub, ses): what was measured, per run})."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pandas as pd
@@ -123,21 +185,26 @@ def validate_inputs(fmriprep_dir, participants, scans, *, task, space, res, sess
         part = None
         problems += _participant_problems(err, participants)
 
-    def one(scan):
+    scan_runs = [[None]] * len(scans) if runs is None else [list(r) for r in runs]
+
+    def one(scan, run_labels):
         sub, ses = scan
-        found = []
+        found, infos = [], []
 
         def report(severity, file, problem, action, where=""):
             found.append(Problem(severity, f"sub-{sub}", ses, str(file), where, problem, action))
 
-        files = {k: str(v) for k, v in fmriprep_paths(fmriprep_dir, sub, ses, task, space, res).items()}
-        for kind, p in files.items():
-            if not Path(p).exists():
-                report("error", p, f"missing {kind} file", "write the file (fMRIPrep 21+ names: config/README.md, "
-                       "inputs) or remove the scan from participants.tsv")
-        info = check_scan(files, denoise, settings, space, report)
+        for run in run_labels:  # every run file is validated on its own
+            files = {k: str(v) for k, v in fmriprep_paths(fmriprep_dir, sub, ses, task, space, res, run).items()}
+            for kind, p in files.items():
+                if not Path(p).exists():
+                    report("error", p, f"missing {kind} file", "write the file (fMRIPrep 21+ names: config/README.md, "
+                           "inputs) or remove the scan from participants.tsv")
+            infos.append(dict(check_scan(files, denoise, settings, space, report), run=run))
+        info = infos[0] if len(infos) == 1 else dict(runs=infos, seconds=sum(i["seconds"] for i in infos))
         if log is not None:
-            log.info("sub-%s ses-%s: %d problem(s), %.2f s", sub, ses, len(found), info["seconds"])
+            log.info("sub-%s ses-%s: %d run(s), %d problem(s), %.2f s", sub, ses, len(infos), len(found),
+                     info["seconds"])
         return found, info
 
     if scans:
@@ -145,7 +212,7 @@ def validate_inputs(fmriprep_dir, participants, scans, *, task, space, res, sess
 
         mni_reference()  # loaded once, before the threads share it
     with ThreadPoolExecutor(max_workers=max(int(threads), 1)) as pool:  # zlib and numpy release the GIL
-        results = list(pool.map(one, scans))
+        results = list(pool.map(one, scans, scan_runs))
     infos = {}
     for scan, (found, info) in zip(scans, results):
         problems += found
@@ -171,7 +238,7 @@ def failure_message(table, table_path) -> str:
 
 
 def run_validation(fmriprep_dir, participants, scans, *, task, space, res, sessions, denoise, settings,
-                   out_table, log_table, schema=None, threads=1, log=None):
+                   out_table, log_table, schema=None, threads=1, log=None, runs=None):
     """The ``validate`` rule: write the table next to the log; on errors raise :class:`ValidationError` listing
     every one, else write ``out_table``. Returns the table."""
     import numpy as np
@@ -180,7 +247,7 @@ def run_validation(fmriprep_dir, participants, scans, *, task, space, res, sessi
 
     table, infos = validate_inputs(fmriprep_dir, participants, scans, task=task, space=space, res=res,
                                    sessions=sessions, denoise=denoise, settings=settings, schema=schema,
-                                   threads=threads, log=log)
+                                   threads=threads, log=log, runs=runs)
     save_tsv(table, log_table)
     n_err = int((table.severity == "error").sum())
     if log is not None:

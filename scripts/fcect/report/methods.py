@@ -112,6 +112,15 @@ def participants_paragraph(input_source: str | None, simulate: Mapping | None = 
              f"{inp.get('space')}, task '{inp.get('task')}') were read for sessions '{inp.get('sessions', {}).get('pre')}'"
              f" (before ECT, everyone) and '{inp.get('sessions', {}).get('post')}' (after ECT, patients with a "
              f"follow-up HAMD score) {ref('paper')}.")
+        run = inp.get("run")
+        if run == "first":
+            t += " Of several runs in a session, the first (lowest run label) was analysed."
+        elif run == "concatenate":
+            t += (" All runs of a session were analysed: each run was denoised on its own, the cleaned time series "
+                  "(each centred) were concatenated before seed-to-voxel connectivity, and head motion was assessed "
+                  "over all runs of the session.")
+        elif run is not None:
+            t += f" Run {run} of each session was analysed."
     if sample:
         b = sample.get("baseline_included", {})
         t += (f" After head-motion exclusion, {b.get('TRD', 'n/a')} patients and {b.get('HC', 'n/a')} controls "
