@@ -52,6 +52,14 @@ def run_snakemake(workdir, *args, check=True, timeout=1800):
     return proc
 
 
+def reuse_simulated_cohort(run, wd, configfile="config/tiny.yaml"):
+    """Copy the simulated cohort of the finished run ``run`` into the workflow copy ``wd`` and mark it up to date
+    (``snakemake --touch``), so that a test there runs only the jobs it is about, not the simulation again."""
+    shutil.copytree(run / "resources/simulated", wd / "resources/simulated", dirs_exist_ok=True)
+    truth = next((wd / "resources/simulated").glob("*/ground_truth.json"))
+    run_snakemake(wd, str(truth.relative_to(wd)), "--touch", "--cores", "1", "--configfile", configfile)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The tiny simulated cohort run once to the final target (shared by every workflow test).

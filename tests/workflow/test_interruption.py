@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import copy_workflow, run_snakemake, snakemake_cmd
+from conftest import copy_workflow, reuse_simulated_cohort, run_snakemake, snakemake_cmd
 
 
 def _processes_in(wd):
@@ -69,6 +69,7 @@ def _interrupt(wd, targets, rule, sig):
 @pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs /proc (Linux)")
 def test_interrupted_run_resumes_to_the_uninterrupted_result(tiny_run, tmp_path):
     wd = copy_workflow(tmp_path / "wf")
+    reuse_simulated_cohort(tiny_run, wd)          # only masks, validate and the interrupted denoise_fc run
     scans = sorted(p.parent for p in (tiny_run / "results/fc").glob("sub-*/ses-*/*desc-denoise_info.json"))[:2]
     for sig, scan in zip((signal.SIGKILL, signal.SIGTERM), scans):
         targets = [str(p.relative_to(tiny_run)) for p in sorted(scan.glob("*"))]

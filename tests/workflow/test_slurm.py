@@ -2,8 +2,7 @@
 
 `.ci/services up` (called by .ci/run) installs and starts the cluster; without it these tests skip and say why.
 The run uses profiles/slurm-ci (profiles/slurm with the settings a 2-core cluster without slurmdbd needs) and
-foundation targets (participants table, masks, the simulated cohort and its validation, denoise + seed FC of 4 scans
-in SLURM group jobs).
+foundation targets (masks, the validation of the simulated cohort, denoise + seed FC of 4 scans in a SLURM group job).
 Checks: every job went through SLURM (job ids in Snakemake's log, one SLURM log per job id, state COMPLETED in
 squeue/sacct), and the outputs equal those of the local run of the same config (session fixture ``tiny_run``).
 """
@@ -20,13 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_workflow, run_snakemake, snakemake_cmd
+from conftest import copy_workflow, reuse_simulated_cohort, run_snakemake, snakemake_cmd
 
 RUN_TIMEOUT_S = int(os.environ.get("FCECT_SLURM_TIMEOUT", "1200"))  # ~3 min on an idle 2-core machine
-# Foundation targets, kept small for CI's time budget: the participants table, the masks, and denoise + seed FC of 4
-# scans (HC, excluded HC, TRD pre and post). Rule validate checks every scan of the cohort before any denoising, so
-# the run simulates all 23 scans (group jobs "simulate" of up to 12 scans: profiles/slurm-ci), validates them (one
-# job) and denoises the 4 (one group job "scan"): ~1.5 min of job time plus the scheduler's polling on 2 cores.
+# Foundation targets, kept small for CI's time budget: the masks, the validation of every scan and the denoising +
+# seed FC of 4 scans (HC, excluded HC, TRD pre and post) as one group job "scan" (profiles/slurm-ci). The simulated
+# cohort is taken from the local tiny run (conftest.reuse_simulated_cohort): rule validate reads every scan, and
+# simulating all 23 through SLURM again would triple the test's time. ~1 min plus the scheduler's polling.
 FC_SCANS = [("001", "pre"), ("002", "pre"), ("003", "pre"), ("003", "post")]
 TARGETS = ["resources/simulated/tiny/participants.tsv", "results/masks/analysis_mask.nii.gz",
            *[f"results/fc/sub-{s}/ses-{t}/sub-{s}_ses-{t}_desc-denoise_info.json" for s, t in FC_SCANS]]
@@ -77,11 +76,12 @@ def slurm_states(job_ids):
 
 
 @pytest.fixture(scope="module")
-def slurm_run(tmp_path_factory):
+def slurm_run(tmp_path_factory, tiny_run):
     reason = slurm_unavailable()
     if reason:
         pytest.skip(reason)
     wd = copy_workflow(tmp_path_factory.mktemp("slurm_run"))
+    reuse_simulated_cohort(tiny_run, wd)
     # targets first: --configfile takes every following word
     args = [*TARGETS, "--workflow-profile", "profiles/slurm-ci", "--configfile", "config/tiny.yaml"]
     t0 = time.monotonic()
@@ -106,19 +106,18 @@ def slurm_run(tmp_path_factory):
 
 def test_jobs_went_through_slurm(slurm_run):
     wd, log, ids = slurm_run["wd"], slurm_run["log"], slurm_run["job_ids"]
-    # simulate_participants, masks, validate + the simulate and scan group jobs (up to 12 scans per job)
-    assert len(ids) == len(set(ids)) >= 3 + 2, log[-3000:]
+    # masks, validate + the scan group job (4 scans, up to 12 per job)
+    assert len(ids) == len(set(ids)) >= 2 + 1, log[-3000:]
     assert "localrule simulate_scan" not in log and "localrule denoise_fc" not in log
     # one SLURM log per job id (logs/slurm/<rule_x | group_scan | group_simulate>/.../<jobid>.log), kept by the CI profile
     logs = {p.stem: p for p in (wd / "logs/slurm").rglob("*.log")}
     assert set(ids) <= set(logs), (sorted(ids), sorted(logs))
     group_logs = [p for p in logs.values() if "group_" in str(p.relative_to(wd))]
     assert len(group_logs) >= 1, sorted(logs.values())
-    # group jobs ran several scans in one SLURM allocation: the simulation of the whole cohort, the targeted denoising
+    # the group job ran the denoising of the 4 scans in one SLURM allocation
     text = "\n".join(p.read_text() for p in group_logs)
-    assert "Group job scan" in text and "Group job simulate" in text, text[-3000:]
+    assert "Group job scan" in text, text[-3000:]
     targets = set(re.findall(r"\b(simulate_scan|denoise_fc):sub=(\w+),ses=(\w+)", text))  # --target-jobs
-    assert set(FC_SCANS) <= {(s, t) for r, s, t in targets if r == "simulate_scan"}, sorted(targets)
     assert {(s, t) for r, s, t in targets if r == "denoise_fc"} == set(FC_SCANS), sorted(targets)
     # the scheduler knows every job, finished and COMPLETED, under the run's job name
     states, tool, rows = slurm_states(ids)
