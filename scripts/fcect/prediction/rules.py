@@ -87,21 +87,24 @@ def select_by_rule(D_rows: np.ndarray, geom: Geometry, rule: dict, seed: int = 0
     return labels_from_components(t, comps, geom, info, r["fallback"], r["fallback_radius_mm"])
 
 
-def rule_features(B, D, has_diff, splits, geom, rule, seed=0, reference_labels=None):
-    """Features of one rule in both modes.
+def rule_features(B, D, has_diff, splits, geom, rule, seed=0, reference_labels=None, selector=None):
+    """Features of one rule in both modes (``selector(rows, seed) -> (labels, info)``, rows = the subjects
+    selection may read, replaces the rule's selection; the tests use it for a positive control that selects
+    with the target).
 
     Returns (as_published features (n, K), full-sample labels, full-sample info, nested per-fold feature
     list, nested per-fold infos). The full-sample selection reads every row of ``D`` with a difference map;
     fold f's selection reads only its training rows with one (never the left-out subject's map)."""
     has_diff = np.asarray(has_diff, bool)
     rows = np.flatnonzero(has_diff)
-    full_labels, full_info = select_by_rule(D[rows], geom, rule, seed)
+    select = selector or (lambda sub, s: select_by_rule(D[sub], geom, rule, s))
+    full_labels, full_info = select(rows, seed)
     full_info["n_features"] = int(full_labels.max())
     full_info["n_voxels_selected"] = int((full_labels > 0).sum())
     feats, infos = [], []
     for f, (tr, _te) in enumerate(splits):
         tr = np.asarray(tr)
-        lab, info = select_by_rule(D[tr[has_diff[tr]]], geom, rule, seed + 1 + f)
+        lab, info = select(tr[has_diff[tr]], seed + 1 + f)
         info["n_features"] = int(lab.max())
         info["n_voxels_selected"] = int((lab > 0).sum())
         info["dice_with_full_sample"] = dice(lab, full_labels)

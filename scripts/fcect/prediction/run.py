@@ -216,7 +216,7 @@ def json_safe(o):
 # --------------------------------------------------------------------------------------------
 def run_rule(y: np.ndarray, B: np.ndarray, D: np.ndarray, has_diff: np.ndarray, geom, rule: dict, *,
              reference_labels=None, C: float = 1.0, epsilon: float = 0.1, n_perm: int = 5000,
-             seed: int = 0, n_jobs: int = 1, log=print) -> dict:
+             seed: int = 0, n_jobs: int = 1, log=print, selector=None) -> dict:
     """One selection rule in both modes: as_published (rule on the full sample) and nested (the same
     rule inside each LOO fold), each with its LOO metrics and permutation p; ``difference`` =
     as_published - nested (the leakage alone). Both modes use the same permutations of the target
@@ -232,7 +232,7 @@ def run_rule(y: np.ndarray, B: np.ndarray, D: np.ndarray, has_diff: np.ndarray, 
     t0 = time.perf_counter()
     splits = loo_splits(len(y))
     X_pub, _, full_info, feats, infos = rule_features(B, D, has_diff, splits, geom, spec, seed,
-                                                      reference_labels)
+                                                      reference_labels, selector)
     t_sel = time.perf_counter() - t0
     out = dict(rule={k: v for k, v in spec.items()}, n=len(y))
     preds = {}

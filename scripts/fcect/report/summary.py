@@ -172,7 +172,7 @@ def clinical_section(correlations: pd.DataFrame, demographics: pd.DataFrame | No
             "significant_bonferroni": str(r.get("significant_bonferroni")).strip().lower() in ("true", "1"),
         })
         if "r_loso" in r:  # leave-one-subject-out estimate (fcect.clinical.loso), next to the circular one
-            rows[-1].update(r_loso=_num(r.get("r_loso")), p_loso=_num(r.get("p_loso")), 
+            rows[-1].update(r_loso=_num(r.get("r_loso")), p_loso=_num(r.get("p_loso")),
                            n_loso=None if _num(r.get("n_loso")) is None else int(r["n_loso"]))
     out = {"correlations": rows}
     if demographics is not None and len(demographics):
