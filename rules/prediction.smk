@@ -22,12 +22,6 @@ for _r in PRED["selection_rules"]:
 if PRED_RULES and (PRED["cluster_contrast"] != "ect" or "ect" not in GROUP_CONTRASTS):
     raise ValueError("prediction.selection_rules select ECT (post - pre) clusters; set prediction.cluster_contrast "
                      "to 'ect' (with ect among group.contrasts) or set prediction.selection_rules to []")
-PRED_RULE_FILES = ("svr.json", "predictions.tsv", "folds.tsv")
-
-
-def pred_rule_file(name, rule="{rule}"):
-    return f"results/prediction/rule-{rule}/{name}"
-
 
 if PRED["cluster_contrast"] not in GROUP_CONTRASTS:
     raise ValueError(f"prediction.cluster_contrast {PRED['cluster_contrast']!r} is not among group.contrasts")
@@ -82,9 +76,9 @@ rule predict_rule:
         labels=P.group_file("cluster_labels.nii.gz", PRED["cluster_contrast"], PRED["seed"]),
         code=library("predict_rule.py"),
     output:
-        json=pred_rule_file("svr.json"),
-        predictions=pred_rule_file("predictions.tsv"),
-        folds=pred_rule_file("folds.tsv"),
+        json=P.prediction_rule_file("svr.json"),
+        predictions=P.prediction_rule_file("predictions.tsv"),
+        folds=P.prediction_rule_file("folds.tsv"),
     params:
         spec=lambda wc: PRED_RULES[wc.rule],
         seed=PRED["seed"],
@@ -115,7 +109,7 @@ rule predict_rule:
 
 rule predict_summary:
     input:
-        rules=expand(pred_rule_file("svr.json"), rule=list(PRED_RULES)),
+        rules=expand(P.prediction_rule_file("svr.json"), rule=list(PRED_RULES)),
         json=expand(P.prediction_file("svr.json"), mode=PRED_MODES),
         predictions=expand(P.prediction_file("predictions.tsv"), mode=PRED_MODES),
         null=expand(P.prediction_file("null.tsv"), mode=PRED_MODES),
@@ -186,6 +180,6 @@ rule table_prediction:
 
 TARGETS["prediction"] = (
     [P.PREDICTION_SUMMARY] + expand(P.prediction_file("predictions.tsv"), mode=PRED_MODES)
-    + expand(pred_rule_file("predictions.tsv"), rule=list(PRED_RULES))
+    + expand(P.prediction_rule_file("predictions.tsv"), rule=list(PRED_RULES))
     + figure_outputs("prediction") + [P.table("prediction", e) for e in ("tsv", "html")]
 )
