@@ -313,6 +313,7 @@ def add_loso(table: pd.DataFrame, values: pd.DataFrame, loso: pd.DataFrame | Non
                                       covariates)
         lt = lt[key + ["r", "p", "n"]].rename(columns=dict(r="r_loso", p="p_loso", n="n_loso"))
     out = out.merge(lt, on=key, how="left")
+    out["n_loso"] = pd.to_numeric(out["n_loso"]).astype("Int64")
     cols = [c for c in out.columns if c not in LOSO_COLUMNS]
     at = cols.index("p") + 1
     return out[cols[:at] + LOSO_COLUMNS + cols[at:]]
