@@ -126,7 +126,8 @@ def test_null_cohort_no_optimistic_bias_and_positive_control():
             res[m].append((out["as_published"]["loo"]["r"], out["nested"]["loo"]["r"]))
 
         def target_selector(rows, _seed, B=c["B"], y=y, geom=c["geom"]):
-            r = np.corrcoef(np.vstack([y[rows], B[rows].T]))[0, 1:]
+            yc, Xc = y[rows] - y[rows].mean(), B[rows] - B[rows].mean(0)
+            r = yc @ Xc / np.sqrt((yc @ yc) * np.einsum("ij,ij->j", Xc, Xc))
             lab = np.zeros(geom.n_vox, np.int64)
             lab[np.argsort(-r)[:10]] = 1
             return lab, dict(fallback=False, n_train_selection=len(rows), clusters=[])
@@ -151,3 +152,15 @@ def test_run_rule_reports_both_modes_and_difference():
     assert out["difference"]["r"] == pytest.approx(out["as_published"]["loo"]["r"] - out["nested"]["loo"]["r"])
     assert out["nested"]["selection"]["dice_with_full_sample"]["mean"] > 0.8
     assert len(out["folds"]) == 24
+
+
+def test_uncorrected_rule_nested_equals_the_nested_mode():
+    """The uncorrected rule inside the folds is the nested mode's selection: same LOO predictions and null."""
+    c = syn.synthetic_cohort(n=16, seed=7)
+    kw = dict(voxel_p=0.01, min_cluster_voxels=3)
+    mode = R.run_mode(c["y"], B=c["B"], D=c["D"], has_diff=c["has_diff"], geom=c["geom"], nested=kw, n_perm=9,
+                      n_repeats=0, seed=3, **QUIET)
+    rule = R.run_rule(c["y"], c["B"], c["D"], c["has_diff"], c["geom"], {"method": "uncorrected", **kw}, n_perm=9,
+                      seed=3, **QUIET)
+    np.testing.assert_array_equal(rule["predictions"]["nested"], mode["predictions"])
+    assert rule["nested"]["p_permutation"] == mode["p_permutation"]
