@@ -48,6 +48,7 @@ rule clinical_correlations:
         fc=[f for s in CLIN_SEEDS for f in all_fc_maps(s)],
         labels=[P.group_file("cluster_labels.nii.gz", c, s) for c, s in CLIN_LABEL_KEYS],
         tables=[P.group_file("clusters.tsv", c, s) for c, s in CLIN_LABEL_KEYS],
+        mask=MASKS["analysis"],
         code=library("clinical_correlations.py"),
     output:
         table=CLIN_FILES["correlations"],
@@ -63,6 +64,10 @@ rule clinical_correlations:
         reduction=HAMD_REDUCTION,
         ses_pre=SES_PRE,
         ses_post=SES_POST,
+        loso=CLIN["loso"],
+        loso_voxel_p=config["group"]["grf"]["voxel_p"] if config["group"]["feed_method"] == "grf"
+        else config["group"]["cluster_forming_p"],
+        connectivity=config["group"]["connectivity"],
     log:
         "logs/clinical/correlations.log",
     benchmark:

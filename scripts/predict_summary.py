@@ -1,4 +1,4 @@
-"""Rule predict_summary: collect the per-mode results into results/prediction/svr.json."""
+"""Rule predict_summary: collect the per-mode and per-rule results into results/prediction/svr.json."""
 import json
 
 from fcect.core.io import run_logged, save_json
@@ -26,6 +26,17 @@ def main(smk, log):
                      "rerunning the whole cross-validation. The parametric p of r(predicted, "
                      "observed) ignores the dependence between cross-validated predictions; "
                      "prefer the permutation p."))
+    rules = {}
+    for name, path in zip(smk.params.rules, smk.input.rules):
+        with open(path) as fh:
+            res = json.load(fh)
+        rules[name] = {k: res[k] for k in ("rule", "n", "as_published", "nested", "difference", "status")}
+        log.info("rule %s: r as_published - nested = %s", name, res["difference"]["r"])
+    if rules:
+        out["rules"] = rules
+        out["rules_note"] = ("Each selection rule is applied alike on the full sample (as_published) and inside "
+                             "each leave-one-out fold (nested); difference = as_published - nested, the effect "
+                             "of the leakage alone (same rule, same model, same permutations of the target).")
     save_json(out, smk.output.json)
 
 

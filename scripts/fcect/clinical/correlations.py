@@ -289,3 +289,38 @@ def attach_group_info(clusters: pd.DataFrame, tables: Mapping) -> pd.DataFrame:
     info = pd.concat(rows, ignore_index=True)
     info["cluster_id"] = info["cluster_id"].astype(int)
     return clusters.merge(info, on=["cluster_contrast", "seed", "cluster_id"], how="left")
+
+
+LOSO_COLUMNS = ["r_loso", "p_loso", "n_loso"]
+_KEY = ["participant_id", "seed", "cluster_contrast", "cluster_id"]
+
+
+def add_loso(table: pd.DataFrame, values: pd.DataFrame, loso: pd.DataFrame | None,
+             clusters: pd.DataFrame, part: pd.DataFrame, measures: Sequence[str],
+             covariates: Sequence[str] = ()) -> pd.DataFrame:
+    """``r_loso``, ``p_loso``, ``n_loso`` next to ``p``: the same correlation (same measure, covariates and
+    sample) with each completer's leave-one-subject-out cluster value (:mod:`fcect.clinical.loso`) in place
+    of the circular one, on the rows of the ``delta_fc_vs_reduction`` analysis whose clusters have LOSO
+    values (ECT clusters); NaN elsewhere."""
+    out = table.drop(columns=[c for c in LOSO_COLUMNS if c in table.columns])
+    key = ["analysis", "seed", "cluster_contrast", "cluster_id", "measure"]
+    lt = pd.DataFrame(columns=key + LOSO_COLUMNS)
+    if loso is not None and len(loso) and len(table):
+        v = values.drop(columns=["delta_fc"]).merge(loso.rename(columns={"delta_fc_loso": "delta_fc"}),
+                                                    on=_KEY, how="inner")
+        contrasts = sorted(set(loso["cluster_contrast"]))
+        lt = correlations_from_values(v, clusters, part, {"delta_fc_vs_reduction": contrasts}, measures,
+                                      covariates)
+        lt = lt[key + ["r", "p", "n"]].rename(columns=dict(r="r_loso", p="p_loso", n="n_loso"))
+    out = out.merge(lt, on=key, how="left")
+    out["n_loso"] = pd.to_numeric(out["n_loso"]).astype("Int64")
+    cols = [c for c in out.columns if c not in LOSO_COLUMNS]
+    at = cols.index("p") + 1
+    return out[cols[:at] + LOSO_COLUMNS + cols[at:]]
+
+
+def values_with_loso(values: pd.DataFrame, loso: pd.DataFrame | None) -> pd.DataFrame:
+    """cluster_values.tsv with the ``delta_fc_loso`` column (NaN where not computed)."""
+    if loso is None or not len(loso):
+        return values.assign(delta_fc_loso=np.nan)
+    return values.merge(loso, on=_KEY, how="left")

@@ -114,6 +114,13 @@ def prediction_file(name, mode="{mode}"):
     return f"{PREDICTION_DIR.format(mode=mode)}/{name}"
 
 
+PREDICTION_RULE_DIR = "results/prediction/rule-{rule}"   # one like-for-like selection rule (both modes)
+
+
+def prediction_rule_file(name, rule="{rule}"):
+    return f"{PREDICTION_RULE_DIR.format(rule=rule)}/{name}"
+
+
 # ------------------------------------------------------------------------------------------ transcriptomics
 TRANSCRIPTOMICS_DIR = "results/transcriptomics"
 

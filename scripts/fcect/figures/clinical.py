@@ -59,14 +59,17 @@ def clinical_scatter_figure(values: pd.DataFrame, correlations: pd.DataFrame, me
                     va="bottom")
             ax.set_title(title, fontsize=7.5, loc="left", pad=11)
         ml = MEASURE_LABEL.get(measure, measure)
+        loso = getattr(r, "r_loso", np.nan)  # leave-one-subject-out estimate (fcect.clinical.loso)
+        loso = (f"\nLOSO {ml} = {loso:.2f}, p {fmt_p(r.p_loso)}, n = {int(r.n_loso)}"
+                if pd.notna(loso) and pd.notna(getattr(r, "n_loso", np.nan)) else "")
         ax.text(0.03, 0.97, f"{ml} = {r.r:.2f}, p {fmt_p(r.p)}\np(Bonferroni ×{int(r.n_tests)}) "
-                            f"{fmt_p(r.p_bonferroni)}\nn = {int(r.n)}",
+                            f"{fmt_p(r.p_bonferroni)}\nn = {int(r.n)}{loso}",
                 transform=ax.transAxes, va="top", fontsize=6.8,
                 bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.5))
         ax.set_xlabel("FC change, post - pre (Fisher z)" if xcol == "delta_fc" else "baseline FC (Fisher z)")
         ax.set_ylabel(reduction_label(reduction) if ycol == "hamd_reduction" else "baseline HAMD")
         lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, hi + 0.35 * (hi - lo))
+        ax.set_ylim(lo, hi + (0.5 if loso else 0.35) * (hi - lo))
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
     more = f" (the {n} with the smallest p of {len(c)})" if len(c) > n else ""

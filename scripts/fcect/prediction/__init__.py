@@ -14,9 +14,12 @@ Modules
                    out-of-fold predictions, metrics, permutation null and p values
     ``selection``  mask geometry and the nested cluster selection from training subjects only
                    (one-sample t, clusters by :func:`fcect.core.clusters.label_clusters`, fallback)
-    ``run``        the stage entry point: :func:`run.prediction_data` (files -> arrays) and
-                   :func:`run.run_mode` (LOO + permutations + repeated k-fold of one mode)
+    ``rules``      like-for-like selection rules (uncorrected, GRF, cluster-extent FWE), each applied
+                   alike on the full sample (as_published) and inside each LOO fold (nested)
+    ``run``        the stage entry point: :func:`run.prediction_data` (files -> arrays),
+                   :func:`run.run_mode` (LOO + permutations + repeated k-fold of one mode) and
+                   :func:`run.run_rule` (one selection rule in both modes and their difference)
 
 Synthetic test data: :mod:`fcect.testing.prediction`. Rule scripts: ``scripts/predict_svr.py``,
-``scripts/predict_summary.py``.
+``scripts/predict_rule.py`` (``results/prediction/rule-<name>/``), ``scripts/predict_summary.py``.
 """

@@ -77,7 +77,6 @@ def select_clusters(D_train: np.ndarray, geom: Geometry, voxel_p: float = 0.001,
     thr = float(stats.t.isf(voxel_p / 2.0, df))  # two-sided
     if thr <= 0:  # label_clusters reads NaN and voxels outside the mask as 0: keep them below thr
         raise ValueError(f"voxel_p must be below 1, got {voxel_p}")
-    labels = np.zeros(geom.n_vox, dtype=np.int64)
     lab_box, found = label_clusters(geom.to_box(t), thr, connectivity)
     lv = geom.from_box(lab_box)
     comps = []
@@ -86,6 +85,15 @@ def select_clusters(D_train: np.ndarray, geom: Geometry, voxel_p: float = 0.001,
             comps.append((int(c["size"]), int(c["sign"]), np.flatnonzero(lv == c["label"])))
     comps.sort(key=lambda c: (-c[0], c[2][0]))
     info = dict(threshold_t=thr, df=df, n_train_selection=n, fallback=False, clusters=[])
+    return labels_from_components(t, comps, geom, info, fallback, fallback_radius_mm)
+
+
+def labels_from_components(t: np.ndarray, comps, geom: Geometry, info: dict,
+                           fallback: str = "peak_sphere", fallback_radius_mm: float = 6.0):
+    """Labels 1..K of the selected components ``[(size, sign, voxel indices), ...]`` (in that order)
+    and their description in ``info["clusters"]``; no component: the peak-sphere fallback (or an
+    error). Shared by :func:`select_clusters` and the selection rules (:mod:`fcect.prediction.rules`)."""
+    labels = np.zeros(geom.n_vox, dtype=np.int64)
     for j, (size, sign, vox) in enumerate(comps, start=1):
         labels[vox] = j
         pk = vox[np.nanargmax(np.abs(t[vox]))]

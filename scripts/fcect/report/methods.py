@@ -265,6 +265,11 @@ def clinical_paragraph(clinical: Mapping, refs: Citations | None = None, heading
           f"{' and seed' if c.get('bonferroni_scope') == 'seed' else ''} (alpha = {_g(c.get('alpha'))}). "
           f"Demographics were compared with two-sample {ttest} "
           f"t tests and a Pearson chi-square test for sex.")
+    if c.get("loso"):
+        t += (" To remove each completer's part in selecting the ECT cluster, the correlation was also computed "
+              "leave-one-subject-out: each completer's value was the mean FC change over the supra-threshold cluster "
+              "of the paired test re-run without that completer (cluster-forming threshold of the group analysis) "
+              "that overlapped the full-sample cluster most.")
     return _paragraph("Clinical associations", t, refs, heading)
 
 
@@ -293,6 +298,15 @@ def prediction_paragraph(prediction: Mapping, versions: Mapping | None = None, r
           f"error, with p values from {_g(p.get('n_permutations'))} permutations of the target, rerunning the "
           f"whole cross-validation each time; repeated {_g(rk.get('n_splits'))}-fold cross-validation "
           f"({_g(rk.get('n_repeats'))} repeats) served as a sensitivity analysis.")
+    rules = p.get("selection_rules") or []
+    if rules:
+        names = {"uncorrected": "uncorrected voxel p with a minimal cluster size",
+                 "grf": "Gaussian random field cluster correction",
+                 "cluster_extent": "sign-flip permutation cluster-extent FWE"}
+        t += (" To separate the effect of leakage from that of the selection rule, each of "
+              f"{_list(names.get(r.get('method'), r.get('method')) for r in rules)} selected the clusters both on "
+              "the full sample and inside each leave-one-out fold; the difference between the two is the effect "
+              "of the leakage alone.")
     return _paragraph("Prediction", t, refs, heading)
 
 

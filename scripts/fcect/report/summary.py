@@ -171,6 +171,9 @@ def clinical_section(correlations: pd.DataFrame, demographics: pd.DataFrame | No
             "p": _num(r.get("p")), "p_bonferroni": _num(r.get("p_bonferroni")), "n_tests": _num(r.get("n_tests")),
             "significant_bonferroni": str(r.get("significant_bonferroni")).strip().lower() in ("true", "1"),
         })
+        if "r_loso" in r:  # leave-one-subject-out estimate (fcect.clinical.loso), next to the circular one
+            rows[-1].update(r_loso=_num(r.get("r_loso")), p_loso=_num(r.get("p_loso")),
+                           n_loso=None if _num(r.get("n_loso")) is None else int(r["n_loso"]))
     out = {"correlations": rows}
     if demographics is not None and len(demographics):
         out["demographics"] = [
@@ -193,8 +196,24 @@ def prediction_section(svr: Mapping) -> dict:
             "n_permutations": _num(res.get("n_permutations")), "permutation_seed": _num(res.get("permutation_seed")),
             "repeated_kfold_r_mean": _num(rk.get("mean")), "repeated_kfold_r_sd": _num(rk.get("sd")),
         }
-    return {"seed": svr.get("seed"), "sample": svr.get("sample"), "n": _num(svr.get("n")),
-            "target": svr.get("target"), "cv": svr.get("cv"), "modes": modes}
+    out = {"seed": svr.get("seed"), "sample": svr.get("sample"), "n": _num(svr.get("n")),
+           "target": svr.get("target"), "cv": svr.get("cv"), "modes": modes}
+    if svr.get("rules"):
+        out["rules"] = {name: rule_record(res) for name, res in svr["rules"].items()}
+    return out
+
+
+def rule_record(res: Mapping) -> dict:
+    """One like-for-like selection rule: as_published and nested LOO r, permutation p, MAE and their
+    difference (as_published - nested: the leakage alone)."""
+    rec = {"method": (res.get("rule") or {}).get("method")}
+    for mode in ("as_published", "nested"):
+        m = res.get(mode) or {}
+        loo, pp = m.get("loo") or {}, m.get("p_permutation") or {}
+        rec[mode] = {"r": _num(loo.get("r")), "p_permutation": _num(pp.get("r")), "mae": _num(loo.get("mae"))}
+    diff = res.get("difference") or {}
+    rec["difference_r"], rec["difference_mae"] = _num(diff.get("r")), _num(diff.get("mae"))
+    return rec
 
 
 def _first(d: Mapping, *keys, default=None):

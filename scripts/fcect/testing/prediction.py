@@ -42,3 +42,30 @@ def synthetic_cohort(n: int = 40, shape=(14, 16, 12), effect: float = 0.15,
     D[:, pv] += effect + coupling * noise * zy[:, None]
     B[:, pv] += coupling * noise * zy[:, None]
     return dict(y=y, B=B, D=D, has_diff=np.ones(n, bool), geom=geom, planted=pv.astype(int))
+
+
+def change_coupled_null_cohort(n: int = 12, seed: int = 0, shape=(14, 16, 12), coupling: float = 2.0,
+                               noise: float = 1.0, trait_sd: float = 0.3) -> dict:
+    """Baseline FC independent of the target, post - pre change coupled to it (a null for prediction from
+    baseline FC, with the paper's clinical correlation present).
+
+    pre = T + e_pre, post = T + coupling z(y) m + e_post, with T (subject trait), e_pre, e_post smooth noise and
+    m a smooth random spatial map: B = pre is independent of y, D = post - pre = coupling z(y) m + e_post - e_pre
+    is not, and shares -e_pre with B. The only route by which a target-free selection on D can leak into the
+    prediction of y from B (the left-out subject's D shapes the clusters). 3 mm voxels."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(shape, bool)
+    mask[1:-1, 1:-1, 1:-1] = True
+    geom = Geometry(mask, np.diag([3.0, 3.0, 3.0, 1.0]))
+
+    def sm(k):
+        e = ndimage.gaussian_filter(rng.standard_normal((k,) + tuple(shape)), (0, 1, 1, 1))
+        e /= e.std()
+        return e.reshape(k, -1)[:, mask.ravel()]
+
+    y = rng.uniform(0.1, 0.9, n)
+    zy = (y - y.mean()) / y.std()
+    m = sm(1)[0]
+    T, e_pre, e_post = trait_sd * sm(n), noise * sm(n), noise * sm(n)
+    return dict(y=y, B=T + e_pre, D=coupling * zy[:, None] * m[None, :] + e_post - e_pre,
+                has_diff=np.ones(n, bool), geom=geom)

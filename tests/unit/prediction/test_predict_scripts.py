@@ -96,7 +96,8 @@ def test_correlations_script(cohort):
     smk = _smk(tmp, dict(participants=str(tmp / "participants_included.tsv"), fc=fc,
                          labels=[str(tmp / "labels_baseline.nii.gz"),
                                  str(tmp / "labels_ect.nii.gz")],
-                         tables=[str(tmp / "clusters_baseline.tsv"), str(tmp / "clusters_ect.tsv")]),
+                         tables=[str(tmp / "clusters_baseline.tsv"), str(tmp / "clusters_ect.tsv")],
+                         mask=str(tmp / "mask.nii.gz")),
                dict(table=str(tmp / "corr.tsv"), values=str(tmp / "values.tsv"),
                     clusters=str(tmp / "clusters.tsv")),
                dict(label_keys=[["baseline", "Exec2L"], ["ect", "Exec2L"]],
@@ -104,7 +105,8 @@ def test_correlations_script(cohort):
                               "baseline_fc_vs_hamd_pre": ["baseline", "ect"]},
                     measures=["pearson", "spearman", "partial"],
                     covariates=["age", "sex", "mean_fd_delta"], bonferroni_scope="analysis",
-                    alpha=0.05, reduction="rate", ses_pre="pre", ses_post="post"), "corr.log")
+                    alpha=0.05, reduction="rate", ses_pre="pre", ses_post="post", loso=True,
+                    loso_voxel_p=0.001, connectivity=26), "corr.log")
     _run("clinical_correlations.py", smk)
     t = pd.read_csv(tmp / "corr.tsv", sep="\t")
     assert len(t) == 3 * 3
@@ -113,6 +115,14 @@ def test_correlations_script(cohort):
     assert "r = " in (tmp / "corr.log").read_text()
     assert (t["group_aal_peak"] == "Frontal_Sup_Medial_L").all()
     assert set(t["group_peak_t"]) == {4.5}
+    # leave-one-subject-out estimate next to the circular one: ECT cluster rows of the delta analysis only
+    loso = t[(t.analysis == "delta_fc_vs_reduction")]
+    assert loso["n_loso"].eq(20).all() and loso["r_loso"].between(0.3, 1).all()
+    assert t.loc[t.analysis != "delta_fc_vs_reduction", "r_loso"].isna().all()
+    assert list(t.columns[t.columns.get_loc("p") + 1:][:3]) == ["r_loso", "p_loso", "n_loso"]
+    v = pd.read_csv(tmp / "values.tsv", sep="\t")
+    assert v.loc[v.cluster_contrast == "ect", "delta_fc_loso"].notna().sum() == 20
+    assert "LOSO r = " in (tmp / "corr.log").read_text()
 
 
 @pytest.mark.parametrize("mode", ["as_published", "nested"])
@@ -140,16 +150,63 @@ def test_predict_scripts(cohort, mode):
         assert res["nested_folds"]["dice_with_full_sample"]["mean"] > 0.5
 
 
+def test_predict_rule_script(cohort):
+    tmp, fc = cohort
+    out = {k: str(tmp / "rule-grf" / f"{k}.tsv") for k in ("predictions", "folds")}
+    out["json"] = str(tmp / "rule-grf" / "svr.json")
+    params = dict(spec={"method": "grf", "name": "grf"}, seed="Exec2L", sample="completers", C=1.0,
+                  epsilon=0.1, n_permutations=19, random_seed=5, reduction="rate",
+                  target_description="HAMD reduction rate", ses_pre="pre", ses_post="post")
+    smk = _smk(tmp, dict(participants=str(tmp / "participants_included.tsv"), mask=str(tmp / "mask.nii.gz"),
+                         fc=fc, labels=str(tmp / "labels_ect.nii.gz")), out, params, "rule.log",
+               wildcards=dict(rule="grf"))
+    _run("predict_rule.py", smk)
+    res = json.loads((tmp / "rule-grf" / "svr.json").read_text())
+    assert res["rule"]["method"] == "grf" and res["n"] == 20
+    for m in ("as_published", "nested"):
+        assert res[m]["loo"]["r"] > 0.3
+    assert res["difference"]["r"] == pytest.approx(res["as_published"]["loo"]["r"] - res["nested"]["loo"]["r"])
+    pred = pd.read_csv(out["predictions"], sep="\t")
+    assert len(pred) == 20 and pred[["predicted_as_published", "predicted_nested"]].notna().all().all()
+    assert len(pd.read_csv(out["folds"], sep="\t")) == 20
+
+
 def test_predict_summary_script(cohort):
     tmp, _ = cohort
     modes = ["as_published", "nested"]
-    if not all((tmp / m / "svr.json").exists() for m in modes):
-        pytest.skip("needs test_predict_scripts")
-    inp = dict(json=[str(tmp / m / "svr.json") for m in modes])
+    if not all((tmp / m / "svr.json").exists() for m in modes + ["rule-grf"]):
+        pytest.skip("needs test_predict_scripts and test_predict_rule_script")
+    inp = dict(json=[str(tmp / m / "svr.json") for m in modes], rules=[str(tmp / "rule-grf" / "svr.json")])
     for k in ("predictions", "null", "kfold", "folds"):
         inp[k] = [str(tmp / m / f"{k}.tsv") for m in modes]
-    smk = _smk(tmp, inp, dict(json=str(tmp / "svr.json")), dict(modes=modes), "sum.log")
+    smk = _smk(tmp, inp, dict(json=str(tmp / "svr.json")), dict(modes=modes, rules=["grf"]), "sum.log")
     _run("predict_summary.py", smk)
     res = json.loads((tmp / "svr.json").read_text())
     assert set(res["modes"]) == set(modes) and res["n"] == 20
+    assert set(res["rules"]) == {"grf"} and set(res["rules"]["grf"]["difference"]) >= {"r", "mae"}
+    from fcect.report.summary import prediction_section
+    sec = prediction_section(res)
+    assert sec["rules"]["grf"]["method"] == "grf"
+    assert sec["rules"]["grf"]["difference_r"] == pytest.approx(res["rules"]["grf"]["difference"]["r"])
     assert res["modes"]["nested"]["files"]["null"].endswith("null.tsv")
+
+
+def test_summary_sections_with_rules_and_loso_match_schema(cohort):
+    """summary.json's prediction rules and clinical LOSO fields validate against summary.schema.json."""
+    import jsonschema
+
+    from fcect.report.summary import clinical_section, prediction_section
+
+    tmp, _ = cohort
+    if not (tmp / "svr.json").exists() or not (tmp / "corr.tsv").exists():
+        pytest.skip("needs the script tests above")
+    schema = json.loads((ROOT / "config" / "schema" / "summary.schema.json").read_text())
+    pred = prediction_section(json.loads((tmp / "svr.json").read_text()))
+    jsonschema.validate(pred, schema["properties"]["prediction"])
+    clin = clinical_section(pd.read_csv(tmp / "corr.tsv", sep="\t"))
+    jsonschema.validate(clin, schema["properties"]["clinical"])
+    rows = [r for r in clin["correlations"] if r["analysis"] == "delta_fc_vs_reduction"]
+    assert rows and all(r["n_loso"] == 20 and -1 <= r["r_loso"] <= 1 for r in rows)
+    bad = dict(pred, rules={"x": dict(pred["rules"]["grf"], difference_r="big")})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema["properties"]["prediction"])
