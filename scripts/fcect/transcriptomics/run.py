@@ -117,7 +117,7 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
         vol_cent = label_centroids_mm(atlas, regions.index)
     Ynull, ninfo = make_nulls(y, regions, int(ncfg["n"]), rng_for(random_seed, "nulls"), ncfg["method"],
                               ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent,
-                              workers=int(threads))
+                              workers=int(threads), medial=ncfg.get("medial_wall", "drop"))
     t1 = time.time()
     res = pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
                        rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
