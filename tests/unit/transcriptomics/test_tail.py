@@ -54,24 +54,28 @@ def test_signed_tail_uses_the_nulls_of_the_same_sign():
 
 
 def test_false_positive_rate_on_null_data():
-    """Global null (observed drawn like its nulls), 40 repeats of 300 terms x 1000 nulls: the final p is uniform,
-    also below 1/(N+1)... and BH q < 0.05 occurs in about 5% of the repeats (BH controls the family-wise rate
-    under the global null)."""
-    rng = np.random.default_rng(3)
-    R, T, N = 40, 300, 1000
-    ps, any_q = [], []
-    for _ in range(R):
-        shape = rng.uniform(1, 5, T)[:, None]                         # skewed, like ES or -log10 p statistics
-        draws = rng.gamma(shape, size=(T, N + 1))
-        r = tail.tail_pvalues(draws[:, 0], draws[:, 1:])
-        ps.append(r["p"])
-        any_q.append((tx.bh_fdr(r["p"]) < 0.05).any())
-    p = np.concatenate(ps)
-    fwer, r05, r01, r001 = np.mean(any_q), (p < 0.05).mean(), (p < 0.01).mean(), (p < 0.002).mean()
-    print(f"\nglobal null, {R} x {T} terms, {N} nulls: P(any q < 0.05) = {fwer:.3f}; rate of p < 0.05 "
-          f"{r05:.4f}, < 0.01 {r01:.4f}, < 0.002 {r001:.4f}")
-    assert fwer <= 0.15                                               # binomial 99% bound of 40 at 5% is ~0.15
-    assert 0.035 < r05 < 0.065 and 0.005 < r01 < 0.016 and r001 < 0.0045
+    """Global null (observed drawn like its nulls), 40 repeats of 300 terms x 1000 nulls: the final p is uniform
+    down to 0.002, and BH q < 0.05 occurs in about 5% of the repeats (BH controls the family-wise rate under the
+    global null) when the observed statistic joins the fitted sample; fitted to the nulls alone (Knijnenburg) the
+    far tail is optimistic, and that rate is measured, not bounded at 5% (config/README.md)."""
+    rates = {}
+    for include in (True, False):
+        rng = np.random.default_rng(3)
+        R, T, N = 40, 300, 1000
+        ps, any_q = [], []
+        for _ in range(R):
+            shape = rng.uniform(1, 5, T)[:, None]                     # skewed, like ES or -log10 p statistics
+            draws = rng.gamma(shape, size=(T, N + 1))
+            r = tail.tail_pvalues(draws[:, 0], draws[:, 1:], include_observed=include)
+            ps.append(r["p"])
+            any_q.append((tx.bh_fdr(r["p"]) < 0.05).any())
+        p = np.concatenate(ps)
+        rates[include] = fwer, r05, r01, r002 = np.mean(any_q), (p < 0.05).mean(), (p < 0.01).mean(), (p < 0.002).mean()
+        print(f"\nglobal null, {R} x {T} terms, {N} nulls, observed in the fit {include}: P(any q < 0.05) = "
+              f"{fwer:.3f}; rate of p < 0.05 {r05:.4f}, < 0.01 {r01:.4f}, < 0.002 {r002:.4f}")
+        assert 0.035 < r05 < 0.065 and 0.005 < r01 < 0.016 and r002 < 0.0045
+    assert rates[True][0] <= 0.10 and rates[False][0] <= 0.25          # 0.10: 99% binomial bound of 40 at 5%
+    assert rates[True][0] <= rates[False][0]
 
 
 def test_planted_gene_set_reaches_q_below_005():
@@ -89,6 +93,9 @@ def test_planted_gene_set_reaches_q_below_005():
     null = en.gsea_es(gs, rng.standard_normal((N, G)))
     r = tail.tail_pvalues(obs, null, signed=True)
     q, q_rank = tx.bh_fdr(r["p"]), tx.bh_fdr(r["p_rank"])
+    r_inc = tail.tail_pvalues(obs, null, signed=True, include_observed=True)
+    print(f"\nplanted, observed included in the fit: p {r_inc['p'][0]:.3g}, q {tx.bh_fdr(r_inc['p'])[0]:.3g}")
+    assert r["p"][0] < r_inc["p"][0] < r["p_rank"][0]
     print(f"\nplanted: ES {obs[0]:.3f} (null max {np.abs(null[0]).max():.3f}), p_rank {r['p_rank'][0]:.4g} "
           f"(q {q_rank[0]:.3g}), p_tail {r['p_tail'][0]:.3g} ({r['fit_method'][0]}), q {q[0]:.3g}; "
           f"unplanted with q < 0.05: {int((q[1:] < 0.05).sum())}")
