@@ -79,12 +79,14 @@ def enrichment_tables(gene_table: pd.DataFrame, gs: en.GeneSets, calib: dict | N
     for key, df in tables.items():
         if calib is not None:
             obs, null = calib[key]
-            tcfg = {"enabled": True, "max_exceed": 10, "start": 250, "frac": 0.1, "include_observed": False,
-                    **(tail or {})}
+            tcfg = {"enabled": True, "max_exceed": 10, "start": 250, "frac": 0.1, "min_exceedances": 50, "min_shape": 0.0,
+                    "include_observed": False, **(tail or {})}
             tp = tail_pvalues(obs, null, signed=key == "gsea",
                               m_min=int(tcfg["max_exceed"]) if tcfg["enabled"] else 0,
                               start=int(tcfg["start"]), frac=float(tcfg["frac"]),
-                              include_observed=bool(tcfg["include_observed"]))
+                              min_exc=int(tcfg["min_exceedances"]),
+                              include_observed=bool(tcfg["include_observed"]),
+                              min_shape=None if tcfg["min_shape"] is None else float(tcfg["min_shape"]))
             p_rank, p_tail, p, method = tp["p_rank"], tp["p_tail"], tp["p"], tp["fit_method"]
             if key != "gsea":                           # no overlap: nothing to calibrate
                 none = ~(obs > 0)
