@@ -340,7 +340,7 @@ def transcriptomics_paragraph(tx_cfg: Mapping, versions: Mapping | None = None, 
          f"{_g(en.get('calibration', {}).get('n_nulls')) if en.get('calibration', {}).get('n_nulls') is not None else 'all'}"
          f" spatial-null responses {ref('fulcher')}; p was the rank of the observed statistic among the nulls or, "
          f"where fewer than {_g(en.get('calibration', {}).get('tail', {}).get('max_exceed', 10))} nulls reached it, "
-         f"the tail probability of a generalised Pareto distribution fitted to the largest nulls "
+         f"the tail probability of a generalised Pareto distribution (shape >= 0) fitted to the largest nulls "
          f"{ref('knijnenburg')}, and q its Benjamini-Hochberg adjustment.")
     return _paragraph("Imaging transcriptomics", t, refs, heading)
 
