@@ -13,7 +13,9 @@ the far tail instead: where the observed statistic x0 is exceeded by fewer than 
   rate of 11% at nominal 5%; constrained, 4.3% (config/README.md). A bounded true tail (shape < 0) then gets a
   conservative p;
 * test the fit with the Anderson-Darling statistic against its 5% critical value for estimated parameters
-  (:data:`AD_CRIT_05`, by shape); if it fails, lower n_exc by 10 and refit;
+  (:data:`AD_CRIT_05`, by shape; a fit held at shape 0 has one estimated parameter, whose critical value is
+  higher (Stephens: 1.32 for the exponential), so using the two-parameter 0.98 there rejects more often: the
+  conservative side, more rank p); if it fails, lower n_exc by 10 and refit;
 * p = n_exc / N * GPD survival(x0 - t).
 
 n_exc starts at min(250, N / 10) and goes no lower than ``min_exc`` (50; Knijnenburg went on down to 10, but the
