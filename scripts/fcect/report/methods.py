@@ -329,7 +329,9 @@ def transcriptomics_paragraph(tx_cfg: Mapping, versions: Mapping | None = None, 
                if ex.get("source", "itx") == "itx" else f"abagen {ref('abagen')} run on the local AHBA download")
     if nl.get("method", "spin") == "spin":
         null_txt = (f"{_g(nl.get('n'))} spin permutations {ref('spin')}"
-                    + (" (rotation of the fsaverage5 sphere, reparcellation at vertices)"
+                    + (" (rotation of the fsaverage5 sphere, reparcellation at vertices"
+                       + (", medial wall left out)" if nl.get("medial_wall", "drop") == "drop" else
+                          ", medial wall filled from the nearest region)")
                        if nl.get("reassignment", "vertex") == "vertex"
                        else f" ({nl.get('reassignment')} reassignment {ref('vasa')})")
                     + (", subcortical regions shuffled among themselves" if reg.get("include_subcortex") else ""))
@@ -348,8 +350,12 @@ def transcriptomics_paragraph(tx_cfg: Mapping, versions: Mapping | None = None, 
          f"{ref('morgan')}. Enrichment of the lists (hypergeometric test) and preranked GSEA on the PLS1 Z "
          f"values (blitzgsea {_version(versions, 'blitzgsea')}, {_g(en.get('gsea_permutations'))} gene "
          f"permutations) {ref('gsea', 'blitzgsea')} used {_list(libs)}; every term statistic was calibrated against "
-         f"the same statistic computed on {_g(en.get('calibration', {}).get('n_nulls'))} spatial-null responses "
-         f"{ref('fulcher')}.")
+         f"the same statistic computed on "
+         f"{_g(en.get('calibration', {}).get('n_nulls')) if en.get('calibration', {}).get('n_nulls') is not None else 'all'}"
+         f" spatial-null responses {ref('fulcher')}; p was the rank of the observed statistic among the nulls or, "
+         f"where fewer than {_g(en.get('calibration', {}).get('tail', {}).get('max_exceed', 10))} nulls reached it, "
+         f"the tail probability of a generalised Pareto distribution (shape >= 0) fitted to the largest nulls "
+         f"{ref('knijnenburg')}, and q its Benjamini-Hochberg adjustment.")
     return _paragraph("Imaging transcriptomics", t, refs, heading)
 
 

@@ -89,6 +89,8 @@ REFERENCES = {
     "blitzgsea": "Lachmann A, Xie Z, Ma'ayan A. blitzGSEA: efficient computation of gene set enrichment analysis "
                  "through gamma distribution approximation. Bioinformatics 2022;38:2356-2357. "
                  "doi:10.1093/bioinformatics/btac076",
+    "knijnenburg": "Knijnenburg TA, Wessels LFA, Reinders MJT, Shmulevich I. Fewer permutations, more accurate "
+                   "P-values. Bioinformatics 2009;25:i161-i168.",
     "fulcher": "Fulcher BD, Arnatkevičiūtė A, Fornito A. Overcoming false-positive gene-category enrichment in the "
                "analysis of spatially resolved transcriptomic brain atlas data. Nat Commun 2021;12:2669. "
                "doi:10.1038/s41467-021-22862-1",

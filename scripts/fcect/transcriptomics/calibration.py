@@ -4,7 +4,9 @@ Gene-permutation p values of ORA and GSEA on AHBA data are inflated (co-expresse
 :mod:`fcect.transcriptomics.enrichment`). :func:`spatial_calibration` therefore recomputes every term statistic on
 the PLS runs of null responses, exactly as for the observed response; :func:`enrichment_tables` turns the observed
 PLS gene table into the ORA (PLS1+, PLS1-) and preranked GSEA tables with gene-permutation p and, given the
-calibration, p_spatial / q_spatial. Lists: :data:`fcect.core.vocabulary.GENE_LISTS`.
+calibration, p_rank (rank among the nulls), p_tail (generalised Pareto tail, :mod:`fcect.transcriptomics.tail`,
+where the observed statistic beats all but a few nulls), fit_method, and p_spatial (the final p: p_tail where it
+was estimated, else p_rank) / q_spatial (BH of p_spatial). Lists: :data:`fcect.core.vocabulary.GENE_LISTS`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pandas as pd
 from fcect.core.vocabulary import GENE_LISTS
 from fcect.transcriptomics import enrichment as en
 from fcect.transcriptomics import pls as tx
+from fcect.transcriptomics.tail import tail_pvalues
 
 
 def spatial_calibration(X, y, Ynull, gene_sets: dict, n_boot=100, rng=None, fdr_alpha=0.05, chunk=100):
@@ -51,7 +54,7 @@ def spatial_calibration(X, y, Ynull, gene_sets: dict, n_boot=100, rng=None, fdr_
 
 
 def enrichment_tables(gene_table: pd.DataFrame, gs: en.GeneSets, calib: dict | None = None, gsea_permutations=2000,
-                      processes=2, seed=0, run_blitzgsea=True):
+                      processes=2, seed=0, run_blitzgsea=True, tail: dict | None = None):
     """ORA tables for PLS1+ / PLS1- and a GSEA table on PLS1 Z, with p_spatial / q_spatial when ``calib``."""
     gt = gene_table.reindex(gs.genes)
     z = gt["PLS1_z"].to_numpy(float)
@@ -76,15 +79,29 @@ def enrichment_tables(gene_table: pd.DataFrame, gs: en.GeneSets, calib: dict | N
     for key, df in tables.items():
         if calib is not None:
             obs, null = calib[key]
-            p = en.spatial_p_signed(obs, null) if key == "gsea" else en.spatial_p_greater(obs, null)
-            if key != "gsea":
-                p = np.where(obs > 0, p, 1.0)           # no overlap: nothing to calibrate
+            tcfg = {"enabled": True, "max_exceed": 10, "start": 250, "frac": 0.1, "min_exceedances": 50, "min_shape": 0.0,
+                    "include_observed": False, **(tail or {})}
+            tp = tail_pvalues(obs, null, signed=key == "gsea",
+                              m_min=int(tcfg["max_exceed"]) if tcfg["enabled"] else 0,
+                              start=int(tcfg["start"]), frac=float(tcfg["frac"]),
+                              min_exc=int(tcfg["min_exceedances"]),
+                              include_observed=bool(tcfg["include_observed"]),
+                              min_shape=None if tcfg["min_shape"] is None else float(tcfg["min_shape"]))
+            p_rank, p_tail, p, method = tp["p_rank"], tp["p_tail"], tp["p"], tp["fit_method"]
+            if key != "gsea":                           # no overlap: nothing to calibrate
+                none = ~(obs > 0)
+                p_rank = np.where(none, 1.0, p_rank); p = np.where(none, 1.0, p)
+                p_tail = np.where(none, np.nan, p_tail); method = np.where(none, "no_overlap", method)
             df["stat_calibration"] = obs
+            df["p_rank"] = p_rank
+            df["p_tail"] = p_tail
+            df["fit_method"] = method
             df["p_spatial"] = p
             df["q_spatial"] = tx.bh_fdr(p)
             df["n_spatial_nulls"] = null.shape[1]
         else:
-            df["stat_calibration"] = np.nan; df["p_spatial"] = np.nan; df["q_spatial"] = np.nan
+            df["stat_calibration"] = np.nan; df["p_rank"] = np.nan; df["p_tail"] = np.nan
+            df["fit_method"] = "none"; df["p_spatial"] = np.nan; df["q_spatial"] = np.nan
             df["n_spatial_nulls"] = 0
         sort = "p_spatial" if calib is not None else "p_geneperm"
         tables[key] = df.sort_values([sort, "p_geneperm"], kind="stable").reset_index(drop=True)

@@ -142,16 +142,26 @@ def spin_permutations(centroids, n_perm: int = 5000, rng=None, method: str = "hu
 
 
 def vertex_spin_operators(region_names, n_perm: int = 5000, rng=None, rotations=None, hemi: str = "left",
-                          workers: int = 1, batch: int = 64):
+                          workers: int = 1, batch: int = 64, medial: str = "drop"):
     """(n_perm, n, n) row-stochastic matrices: null map = W[b] @ y (vertex-level spin, then re-parcellation).
 
-    The parcellated map is painted on the fsaverage5 sphere (medial-wall vertices take the value of the nearest
-    parcel vertex, so every rotation is usable), the sphere is rotated, each vertex reads the value found at its
-    rotated position (nearest vertex) and the values are averaged back within each parcel (Alexander-Bloch et al.
-    2018 applied to parcellated data, as in netneurotools' spin_data, with the medial wall filled instead of left
-    missing). Unlike parcel reassignment this keeps the map's spatial smoothness; see config/README.md for the
-    measured false-positive rates of both.
+    The parcellated map is painted on the fsaverage5 sphere, the sphere is rotated, each parcel vertex reads the
+    value found at its rotated position (nearest vertex) and the values are averaged back within each parcel
+    (Alexander-Bloch et al. 2018 applied to parcellated data, as in netneurotools' spin_data). ``medial``:
+
+    * ``drop`` (default): vertices whose rotated position lands on the medial wall or on a vertex of no analysed
+      parcel carry no value, and each parcel takes the mean of the values that do land in it (Alexander-Bloch
+      2018; Vazquez-Rodriguez et al. 2019). A parcel that receives no value at all in a rotation (all of it rotated
+      into the medial wall) takes, for that rotation only, the values of the nearest parcel vertices (the
+      ``fill`` rule below), so every rotation is usable;
+    * ``fill``: medial-wall and unassigned vertices first take the value of the nearest parcel vertex, so every
+      vertex carries a value (the behaviour before issue 15; over-weights parcels next to the medial wall).
+
+    Unlike parcel reassignment this keeps the map's spatial smoothness; see config/README.md for the measured
+    false-positive rates.
     """
+    if medial not in ("drop", "fill"):
+        raise ValueError(f"unknown medial-wall rule {medial!r} (drop | fill)")
     from scipy.spatial import cKDTree
     coords = fsaverage5_sphere(hemi)
     labels, table = dk_surface_labels("lh" if hemi == "left" else "rh")
@@ -181,9 +191,18 @@ def vertex_spin_operators(region_names, n_perm: int = 5000, rng=None, rotations=
         R = np.asarray(rotations[s:s + batch])
         pts = np.einsum("vi,bij->bvj", Up, R).reshape(-1, 3)   # value at v comes from the vertex nearest R^-1 v
         _, nn = tree.query(pts, workers=workers)
-        src = filled[nn].reshape(len(R), nv)
         bidx = np.repeat(np.arange(s, s + len(R)), nv)
-        np.add.at(W, (bidx, np.tile(src_rows, len(R)), src.ravel()), 1.0)
+        rows = np.tile(src_rows, len(R))
+        if medial == "fill":
+            np.add.at(W, (bidx, rows, filled[nn]), 1.0)
+            continue
+        src = lab[nn]
+        ok = src >= 0
+        np.add.at(W, (bidx[ok], rows[ok], src[ok]), 1.0)
+        empty = W[s:s + len(R)].sum(2) == 0                     # (batch, n): parcels that received no value
+        if empty.any():
+            sel = empty[bidx - s, rows]
+            np.add.at(W, (bidx[sel], rows[sel], filled[nn][sel]), 1.0)
     W /= W.sum(2, keepdims=True)
     return W
 
@@ -312,7 +331,8 @@ class VariogramSurrogates:
 # the entry points of the workflow
 # ----------------------------------------------------------------------------------------------------------------
 def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_centroids=None,
-              reassignment: str = "vertex", distance=None, variogram_kw=None, cortex_names=None, workers: int = 1):
+              reassignment: str = "vertex", distance=None, variogram_kw=None, cortex_names=None, workers: int = 1,
+              medial: str = "drop"):
     """(n_null, n) null versions of map ``y``.
 
     ``structure``: per-region labels ('cortex' or a subcortical structure name). Spin: cortical regions are spun
@@ -331,7 +351,7 @@ def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_
         if reassignment == "vertex":
             if cortex_names is None or len(cortex_names) != ctx.size:
                 raise ValueError("vertex-level spin needs the DK name of every cortical region")
-            W = vertex_spin_operators(list(cortex_names), n_null, rng, workers=workers)
+            W = vertex_spin_operators(list(cortex_names), n_null, rng, workers=workers, medial=medial)
             out[:, ctx] = W @ y[ctx]
         else:
             if cortex_centroids is None or len(cortex_centroids) != ctx.size:
@@ -341,7 +361,10 @@ def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_
         if sub.size:
             sp = shuffle_within(structure[sub], n_null, rng)
             out[:, sub] = y[sub][sp]
-        return out, {"method": "spin", "reassignment": reassignment}
+        info = {"method": "spin", "reassignment": reassignment}
+        if reassignment == "vertex":
+            info["medial_wall"] = medial
+        return out, info
     if method == "variogram":
         if distance is None:
             if sub.size:
@@ -354,7 +377,7 @@ def null_maps(y, structure, n_null: int, rng=None, method: str = "spin", cortex_
 
 
 def make_nulls(y, regions, n_null: int, rng, method="spin", reassignment="vertex",
-               centroid="surface", variogram_kw=None, volume_centroids=None, workers=1):
+               centroid="surface", variogram_kw=None, volume_centroids=None, workers=1, medial="drop"):
     """Null responses (n_null, n) for the included regions (``regions``: a DataFrame with label and structure, in
     y's order): the DK centroids and distances that :func:`null_maps` needs, then :func:`null_maps`. Returns
     (nulls, null-model info)."""
@@ -371,4 +394,4 @@ def make_nulls(y, regions, n_null: int, rng, method="spin", reassignment="vertex
         dist = euclidean_distance(volume_centroids)
     return null_maps(y, structure, n_null, rng, method=method, cortex_centroids=cent,
                      reassignment=reassignment, distance=dist, variogram_kw=variogram_kw, cortex_names=names,
-                     workers=workers)
+                     workers=workers, medial=medial)

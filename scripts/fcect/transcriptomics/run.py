@@ -117,7 +117,7 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
         vol_cent = label_centroids_mm(atlas, regions.index)
     Ynull, ninfo = make_nulls(y, regions, int(ncfg["n"]), rng_for(random_seed, "nulls"), ncfg["method"],
                               ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent,
-                              workers=int(threads))
+                              workers=int(threads), medial=ncfg.get("medial_wall", "drop"))
     t1 = time.time()
     res = pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
                        rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
@@ -210,7 +210,10 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
     ecfg = cfg["enrichment"]
     ccfg = ecfg["calibration"]
     calib = None
-    n_cal = min(int(ccfg["n_nulls"]), Ynull.shape[0])
+    n_cal = Ynull.shape[0] if ccfg.get("n_nulls") is None else min(int(ccfg["n_nulls"]), Ynull.shape[0])
+    if log and 0 < n_cal < Ynull.shape[0]:
+        log.warning("calibration uses the first %d of the %d spatial nulls (enrichment.calibration.n_nulls); "
+                    "null uses them all", n_cal, Ynull.shape[0])
     if n_cal > 0:
         calib, _ = spatial_calibration(X.to_numpy(float), y, Ynull[:n_cal], gs, int(ccfg["n_boot"]),
                                        rng_for(random_seed, "calibration"), float(cfg["bootstrap"]["fdr_alpha"]))
@@ -219,7 +222,8 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
     gseed = int(rng_for(random_seed, "gsea").integers(0, 2 ** 31 - 1))
     for name, g in gs.items():
         tables = enrichment_tables(genes, g, None if calib is None else calib[name],
-                                   int(ecfg["gsea_permutations"]), max(2, int(threads)), gseed)
+                                   int(ecfg["gsea_permutations"]), max(2, int(threads)), gseed,
+                                   tail=ccfg.get("tail"))
         for key, df in tables.items():
             df.insert(0, "library", name)
             save_tsv(df, Path(out_dir) / f"enrichment_{key}_{name}.tsv", float_format="%.6g")
@@ -228,6 +232,10 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
             top = tables["gsea"].iloc[0] if len(tables["gsea"]) else None
             log.info("%s: %d terms; top GSEA term %s (p_spatial %s)", name, len(g),
                      None if top is None else top["term"], None if top is None else top["p_spatial"])
+            for key, df in tables.items():
+                if "fit_method" in df:
+                    log.info("%s %s: spatial p by method %s; %d terms with q_spatial < 0.05", name, key,
+                             df["fit_method"].value_counts().to_dict(), int((df["q_spatial"] < 0.05).sum()))
     if log:
         log.info("calibration %.1f s (%d nulls x %d bootstraps); tables %.1f s", t1 - t0, n_cal, int(ccfg["n_boot"]),
                  time.time() - t1)

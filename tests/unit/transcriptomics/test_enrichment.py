@@ -139,21 +139,31 @@ def test_gsea_gene_permutation_p_is_reproducible():
     assert runs[0].min() < 1e-3                                        # the planted set stands out
 
 
-def test_gsea_leading_edge_order_does_not_depend_on_the_hash_seed(tmp_path):
-    """blitzgsea's leading edge comes from Python sets; fcect lists it by rank, so two processes with different
-    string-hash seeds write the same table."""
+def test_enrichment_tables_do_not_depend_on_the_hash_seed(tmp_path):
+    """The whole GSEA and ORA tables, written as the workflow writes them, are byte-identical from two processes
+    with different string-hash seeds (blitzgsea builds leading edges from Python sets; fcect lists them by rank)."""
+    import hashlib
     import subprocess
     import sys
 
-    code = ("import numpy as np\n"
-            "from fcect.transcriptomics import enrichment as en\n"
+    code = ("import sys, numpy as np, pandas as pd\n"
+            "from fcect.core.io import save_tsv\n"
+            "from fcect.transcriptomics import calibration as cal, enrichment as en\n"
             "rng = np.random.default_rng(0)\n"
             "genes = [f'G{i}' for i in range(2000)]\n"
-            "sets = {f'S{k}': list(rng.choice(genes, 60, replace=False)) for k in range(10)}\n"
-            "gs = en.GeneSets(sets, genes)\n"
+            "gs = en.GeneSets({f'S{k}': list(rng.choice(genes, 60, replace=False)) for k in range(10)}, genes)\n"
             "z = rng.standard_normal(2000)\n"
-            "r = en.gsea_blitz(gs, z, permutations=100, processes=2, seed=1).sort_index()\n"
-            "print('|'.join(map(str, r['leading_edge'])))\n")
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={**__import__("os").environ, "PYTHONHASHSEED": s}).stdout for s in ("1", "2", "3")]
-    assert outs[0] and outs[0] == outs[1] == outs[2]
+            "gt = pd.DataFrame({'PLS1_z': z, 'list': np.where(z > 1.5, 'PLS1+', np.where(z < -1.5, 'PLS1-', ''))},"
+            " index=genes)\n"
+            "calib = {k: (rng.standard_normal(10), rng.standard_normal((10, 300))) for k in ('pls1pos', 'pls1neg',"
+            " 'gsea')}\n"
+            "for k, df in cal.enrichment_tables(gt, gs, calib, 100, 2, 1).items():\n"
+            "    save_tsv(df, sys.argv[1] + f'/{k}.tsv', float_format='%.6g')\n")
+    digests = []
+    for s in ("1", "2"):
+        d = tmp_path / s
+        d.mkdir()
+        subprocess.run([sys.executable, "-c", code, str(d)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": s})
+        digests.append({f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(d.glob("*.tsv"))})
+    assert len(digests[0]) == 3 and digests[0] == digests[1]

@@ -62,9 +62,11 @@ def test_response_pls_enrichment(itx, tmp_path, method, subcortex):
     for lst in ("pls1pos", "pls1neg", "gsea"):
         for lib in ("CellTypes_LAKE", "KEGG_2021_Human"):
             df = pd.read_csv(tmp_path / f"enrichment_{lst}_{lib}.tsv", sep="\t")
-            assert {"term", "p_geneperm", "p_spatial", "q_spatial"} <= set(df.columns)
+            assert {"term", "p_geneperm", "p_rank", "p_tail", "fit_method", "p_spatial", "q_spatial"} <= set(df.columns)
     lake = pd.read_csv(tmp_path / "enrichment_gsea_CellTypes_LAKE.tsv", sep="\t")
     assert len(lake) == 6 and lake["p_spatial"].between(0, 1).all() and lake["p_geneperm"].between(0, 1).all()
+    # 30 calibration nulls: too few for a tail fit, so the final p is the rank p
+    assert set(lake["fit_method"]) <= {"rank", "rank_no_fit"} and (lake["p_spatial"] == lake["p_rank"]).all()
     assert len(pd.read_csv(tmp_path / "enrichment_gsea_KEGG_2021_Human.tsv", sep="\t")) == 0   # no overlap
 
 
