@@ -1,8 +1,8 @@
-"""A killed or cancelled run, resumed, gives what an uninterrupted run gives; and ``--cores 1`` gives what
-``--cores 2`` gives.
+"""A killed or cancelled run, resumed, gives what an uninterrupted run gives; ``--cores 1`` gives what ``--cores 2``
+gives; a full disk or a read-only results folder stops a job with the file named and corrupts nothing.
 
 The test works in a copy of the finished tiny run (session fixture ``tiny_run``, run with ``--cores 2``): outputs are
-taken from it and only the jobs under test run again, all with ``--cores 1``. Snakemake is interrupted at four points,
+taken from it and only the jobs under test run again, all with ``--cores 1``. Snakemake is interrupted at five points,
 each time while a job runs, with SIGKILL (nothing can clean up; the job is frozen (SIGSTOP) at that moment and let go
 on after Snakemake died: it must stop by itself, fcect.core.io.stop_with_parent) or with SIGTERM (Snakemake cancels or
 finishes its jobs before it exits):
@@ -15,13 +15,17 @@ finishes its jobs before it exits):
 After each: no process of the run is left, no temporary file, no output of the killed job (complete or
 half-written; Snakemake deletes a job's old outputs before it starts it, so the previous summary.json is gone too).
 The resumed run (``--unlock``, then the same command) gives FC maps, result tables (results/**/*.tsv) and
-results/summary.json byte for byte equal to the uninterrupted tiny run's. The resumed jobs ran with ``--cores 1``
-and the tiny run with ``--cores 2``, so the comparison also checks that the number of cores changes no result:
-group_inference ran with one BLAS thread instead of two, and the nested SVR's permutations and repeated k-fold in
-one process instead of two (joblib, another code path). Not covered here: transcriptomics_pls and _enrichment
-(threads 2), too slow to rerun for this test. The GSEA tables (enrichment_gsea_*) are left out of the table comparison: their
-leading-edge column still varies between runs (see test_summary_regression.py); summary.json carries their
-statistics. Neither the tables nor summary.json hold timestamps (the elapsed times are in group.json and svr.json).
+results/summary.json byte for byte equal to the uninterrupted tiny run's (the tables of the jobs that did not run
+again are copies; test_the_interrupted_jobs_did_run_again lists those that did).
+
+The resumed jobs ran with ``--cores 1`` and the tiny run with ``--cores 2``, so the comparison also checks that the
+number of cores changes no result: group_inference ran with one BLAS thread instead of two, and the nested SVR's
+permutations and repeated k-fold in one process instead of two (joblib, another code path). Not covered here:
+transcriptomics_pls and transcriptomics_enrichment (threads 2), too slow to run again for this test.
+
+The GSEA tables (enrichment_gsea_*) are left out of the table comparison: their leading-edge column still varies
+between runs (see test_summary_regression.py); summary.json carries their statistics. Neither the tables nor
+summary.json hold timestamps (the elapsed times are in group.json and svr.json).
 """
 import hashlib
 import os
@@ -76,7 +80,7 @@ def _job(wd, rule):
     return None
 
 
-def _interrupt(wd, targets, rule, sig):
+def _interrupt(wd, targets, rule, sig, unlock=False):
     """Start Snakemake on ``targets``; once the job of ``rule`` runs, send ``sig`` to Snakemake only. With SIGKILL
     the job is frozen (SIGSTOP) first and let go on (SIGCONT) after Snakemake died: it must stop by itself. Then
     check that nothing of the run is left running and no temporary file is left."""
@@ -87,7 +91,7 @@ def _interrupt(wd, targets, rule, sig):
     while (job := _job(wd, rule)) is None:
         assert proc.poll() is None, f"Snakemake ended before the {rule} job started"
         assert time.time() < deadline, f"the {rule} job did not start"
-        time.sleep(0.02)
+        time.sleep(0.05)
     freeze = sig == signal.SIGKILL
     if freeze:
         os.kill(job, signal.SIGSTOP)
@@ -101,8 +105,11 @@ def _interrupt(wd, targets, rule, sig):
     assert not _processes_in(wd), f"{rule}, {sig.name}: a job of the interrupted run is still running"
     stray = [p for p in (wd / "results").rglob(".*") if ".tmp" in p.name]
     assert not stray, f"{rule}, {sig.name}: temporary files left: {stray}"
-    if sig == signal.SIGKILL:
-        run_snakemake(wd, "--unlock", *CONFIG)     # what the user does after a killed run
+    if sig == signal.SIGKILL:                       # a killed Snakemake leaves its lock: unlock as the user does
+        if unlock:                                  # (`snakemake --unlock`), or remove the lock files as it does
+            run_snakemake(wd, "--unlock", *CONFIG)  # (5 s less, for the later points)
+        else:
+            shutil.rmtree(wd / ".snakemake/locks")
 
 
 def _sha(path):
@@ -121,7 +128,11 @@ def resumed(tiny_run, tmp_path_factory):
     if not Path("/proc/self/cwd").exists():
         pytest.skip("needs /proc (Linux)")
     wd = copy_workflow(tmp_path_factory.mktemp("resumed"))
-    for part in ("resources", "results"):                  # copy2: modification times kept, so all is up to date
+    # the workflow's files (code and config, which rules read as inputs) are dated before the run's outputs, as in
+    # the tiny run itself (a checkout or FCECT_TINY_RUN may be newer); the copied outputs keep their times (copy2)
+    for p in wd.rglob("*"):
+        os.utime(p, (1e9, 1e9), follow_symlinks=False)
+    for part in ("resources", "results"):
         shutil.copytree(tiny_run / part, wd / part)
     start = time.time()
 
@@ -132,7 +143,7 @@ def resumed(tiny_run, tmp_path_factory):
         targets = [str(p.relative_to(tiny_run)) for p in sorted(scan.glob("*"))]
         for t in targets:
             (wd / t).unlink()
-        _interrupt(wd, targets, "denoise_fc", sig)
+        _interrupt(wd, targets, "denoise_fc", sig, unlock=True)
         if sig == signal.SIGKILL:
             assert not any((wd / t).exists() for t in targets), "an output of the killed denoise_fc job exists"
     run_snakemake(wd, *outputs, "--cores", "1", *CONFIG)
@@ -178,3 +189,59 @@ def test_the_interrupted_jobs_did_run_again(resumed):
              *FINAL]
     stale = [t for t in rerun if (wd / t).stat().st_mtime < start]
     assert not stale, f"not rewritten by the resumed run: {stale}"
+
+
+# Loaded by every Python process of the run below (PYTHONPATH); acts in the two job scripts only. table_transcriptomics
+# writes its TSV, then finds the disk full when its HTML is flushed (os.fsync, where a network file system reports
+# it); table_clusters finds the results folder read-only when it creates its first file.
+_FAULTS = '''
+import errno, os, sys, tempfile
+_script = sys.argv[0] if sys.argv else ""
+if ".snakemake/scripts/" in _script and ".table_transcriptomics.py" in _script:
+    _fsync, _calls = os.fsync, []
+    def _full(fd):
+        _calls.append(fd)
+        if len(_calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return _fsync(fd)
+    os.fsync = _full
+if ".snakemake/scripts/" in _script and ".table_clusters.py" in _script:
+    def _read_only(*a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), k.get("dir"))
+    tempfile.mkstemp = _read_only
+'''
+
+
+def test_full_disk_and_read_only_results_stop_the_job_with_the_file_named(resumed, tmp_path):
+    """A full disk (ENOSPC) or a read-only results folder (EROFS) while a job writes, simulated in the job's process:
+    the job fails with a message naming the output and the cause, in its log; none of its outputs is left (not the
+    one it had completed either: Snakemake removes the outputs of a failed job), no temporary file, and every
+    other file under results/ is unchanged."""
+    wd = tmp_path / "wf"
+    shutil.copytree(resumed[0], wd, symlinks=True, ignore=shutil.ignore_patterns(".snakemake"))
+    (tmp_path / "faults").mkdir()
+    (tmp_path / "faults/sitecustomize.py").write_text(_FAULTS)
+    jobs = {"table_transcriptomics": TX_TABLES,
+            "table_clusters": ["results/tables/clusters_ect.tsv", "results/tables/clusters_ect.html"]}
+    for outputs in jobs.values():
+        for t in outputs:
+            (wd / t).unlink()
+    before = {str(p.relative_to(wd)): _sha(p) for p in (wd / "results").rglob("*") if p.is_file()}
+    env = dict(os.environ, PYTHONWARNINGS="ignore",
+               PYTHONPATH=os.pathsep.join([str(tmp_path / "faults"), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run(snakemake_cmd(*[t for o in jobs.values() for t in o], "--cores", "1", "--keep-going",
+                                        *CONFIG), cwd=wd, capture_output=True, text=True, env=env, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    logs = {"table_transcriptomics": (wd / "logs/figures/table_transcriptomics.log").read_text(),
+            "table_clusters": (wd / "logs/figures/table_clusters_ect.log").read_text()}
+    assert (f"cannot write {TX_TABLES[1]}: No space left on device (the disk is full: free space or write the "
+            "results elsewhere); no file was written") in logs["table_transcriptomics"], logs["table_transcriptomics"]
+    assert (f"cannot write {jobs['table_clusters'][0]}: Read-only file system (the file system is read-only); no "
+            "file was written") in logs["table_clusters"], logs["table_clusters"]
+    left = [t for o in jobs.values() for t in o if (wd / t).exists()]
+    assert not left, f"outputs of the failed jobs left: {left}"
+    stray = [p for p in (wd / "results").rglob(".*") if ".tmp" in p.name]
+    assert not stray, f"temporary files left: {stray}"
+    after = {str(p.relative_to(wd)): _sha(p) for p in (wd / "results").rglob("*") if p.is_file()}
+    assert after == before, sorted(set(after.items()) ^ set(before.items()))
