@@ -62,7 +62,8 @@ def reuse_simulated_cohort(run, wd, configfile="config/tiny.yaml"):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """The tiny simulated cohort run once to the final target (shared by every workflow test).
+    """The tiny simulated cohort run once to the final target with ``--cores 2`` (shared by every workflow test;
+    test_interruption.py runs some of its jobs again with ``--cores 1`` and compares, so keep the 2 cores).
 
     Returns the working directory. FCECT_TINY_RUN=<dir> reuses an existing finished run instead.
     """

@@ -1,5 +1,6 @@
 """Atomic writes: outputs honour the umask; a full disk or an unwritable folder is a clear error that names the file
-and leaves nothing half-written."""
+and leaves nothing half-written; a job stopped by Snakemake, or orphaned by its death, stops at once and leaves
+nothing."""
 
 import errno
 import json
@@ -8,6 +9,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -183,3 +186,64 @@ def test_read_only_results_folder(tmp_path, name):
         assert _leftovers(folder) == []
     finally:
         folder.chmod(0o755)
+
+
+# A job in the middle of an atomic write (the partial file is in the temporary file) until it is stopped; it records
+# how it ended in <output>.stopped.
+_JOB = r"""
+import sys, time
+from pathlib import Path
+from fcect.core.io import JobStopped, atomic_path, stop_with_parent
+out = Path(sys.argv[1])
+try:
+    with stop_with_parent():
+        with atomic_path(out) as tmp:
+            tmp.write_text("partial")
+            Path(f"{out}.ready").write_text("")
+            time.sleep(60)
+except JobStopped as exc:
+    Path(f"{out}.stopped").write_text(str(exc))
+    raise SystemExit(3)
+"""
+# the job's parent (Snakemake's place): starts the job, prints its PID, waits
+_PARENT = r"""
+import subprocess, sys, time
+job = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+print(job.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _wait_for(path, seconds=20):
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.parametrize("how", ["parent SIGKILL", "job SIGTERM"])
+def test_a_stopped_job_leaves_nothing_and_does_not_run_on(tmp_path, how):
+    """SIGKILL of the parent (Snakemake killed: the kernel sends the job SIGTERM, PR_SET_PDEATHSIG) or SIGTERM to
+    the job (Snakemake cancels it): the job stops at once with JobStopped, its temporary file is removed and the
+    output is never written."""
+    import signal
+
+    out = tmp_path / "out.tsv"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(fio.__file__).parents[2]),
+                                                        os.environ.get("PYTHONPATH", "")]))
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, _JOB, str(out)], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        job = int(parent.stdout.readline())
+        assert _wait_for(Path(f"{out}.ready")), "the job did not start"
+        if how == "parent SIGKILL":
+            parent.kill()
+        else:
+            os.kill(job, signal.SIGTERM)
+        assert _wait_for(Path(f"{out}.stopped"), 10), f"{how}: the job ran on"
+        assert "stopped by signal" in Path(f"{out}.stopped").read_text()
+    finally:
+        parent.kill()
+        parent.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tsv.ready", "out.tsv.stopped"]

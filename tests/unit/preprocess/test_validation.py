@@ -80,18 +80,18 @@ def cohort(tmp_path, part=None):
     return root
 
 
-def validate(tmp_path, root, denoise=None, **settings):
-    return run_validation(root, tmp_path / "participants.tsv", SCANS, task="rest", space=SPACE, res="2",
+def validate(tmp_path, root, denoise=None, scans=SCANS, **settings):
+    return run_validation(root, tmp_path / "participants.tsv", scans, task="rest", space=SPACE, res="2",
                           sessions=["pre", "post"], denoise=dict(DENOISE, **(denoise or {})),
                           settings=dict(SETTINGS, **settings), schema=SCHEMA, out_table=tmp_path / "validation.tsv",
                           log_table=tmp_path / "logs/validation.tsv")
 
 
-def stopped(tmp_path, root, bad_file, *problem, denoise=None):
+def stopped(tmp_path, root, bad_file, *problem, denoise=None, scans=SCANS):
     """The run stops at validation; the message names ``bad_file`` and the problem; the table survives in the log
     folder (not as the rule's output)."""
     with pytest.raises(ValidationError) as err:
-        validate(tmp_path, root, denoise)
+        validate(tmp_path, root, denoise, scans)
     msg = str(err.value)
     assert str(bad_file) in msg, msg
     for p in problem:
@@ -102,9 +102,9 @@ def stopped(tmp_path, root, bad_file, *problem, denoise=None):
     return msg, table
 
 
-def warned(tmp_path, root, bad_file, problem, denoise=None):
+def warned(tmp_path, root, bad_file, problem, denoise=None, scans=SCANS):
     """No error; a warning row names ``bad_file`` and the problem; the rule's output is written."""
-    table = validate(tmp_path, root, denoise)
+    table = validate(tmp_path, root, denoise, scans)
     assert (tmp_path / "validation.tsv").exists()
     assert not (table.severity == "error").any(), table
     rows = table[(table.severity == "warning") & (table.file == str(bad_file))]
@@ -229,7 +229,7 @@ def test_non_numeric_confound_value(tmp_path):
     stopped(tmp_path, root, p["confounds"], "non-numeric value '1.2.3' in column csf at volume 7 (line 9)")
 
 
-@pytest.mark.parametrize("column", ["white_matter", "trans_x_derivative1"])
+@pytest.mark.parametrize("column", ["white_matter", "csf", "trans_x_derivative1"])
 def test_na_in_confounds_beyond_the_first_row(tmp_path, column):
     root = cohort(tmp_path)
     p = bad(root)
@@ -320,3 +320,133 @@ def test_first_row_na_filled_is_recorded(tmp_path):
     assert (table.problem.str.contains("is filled with 0")).sum() == len(SCANS)
     n_first = len([c for c in PRESETS["dpabi"]["columns"] if "derivative1" in c])
     assert f"first row of {n_first} column(s)" in table.problem.iloc[0]
+
+
+# ------------------------------------------------------------------------------------------ other bad inputs
+# What a careful user would try beyond the cases of the issue: each check of fcect.preprocess.validate_scan and
+# validate_image that the cases above do not reach. A cohort of one scan (sub-p2 ses-pre) keeps them cheap.
+ONE = [("p2", "pre")]
+
+
+def one_scan(tmp_path):
+    root = tmp_path / "fmriprep"
+    write_scan(root, *ONE[0])
+    save_tsv(_part(), tmp_path / "participants.tsv")
+    return root, bad(root)
+
+
+def _rewrite_bold(p, data=None, tr=TR, unit="sec"):
+    img = nib.load(p["bold"])
+    out = nib.Nifti1Image(np.asarray(img.dataobj) if data is None else data, img.affine)
+    out.header.set_xyzt_units("mm", unit)
+    out.header["pixdim"][4] = tr
+    nib.save(out, p["bold"])
+
+
+def test_bold_that_is_not_nifti(tmp_path):
+    """An HTML error page saved under the BOLD's name (a failed download)."""
+    root, p = one_scan(tmp_path)
+    p["bold"].write_text("<html><body>502 Bad Gateway</body></html>")
+    stopped(tmp_path, root, p["bold"], "the BOLD series cannot be read as NIfTI", scans=ONE)
+
+
+def test_mask_with_two_volumes(tmp_path):
+    root, p = one_scan(tmp_path)
+    m = nib.load(p["mask"])
+    d = np.asarray(m.dataobj)
+    nib.save(nib.Nifti1Image(np.stack([d, d], axis=-1), m.affine), p["mask"])
+    stopped(tmp_path, root, p["mask"], "the brain mask must be 3-D", scans=ONE)
+
+
+def test_empty_mask(tmp_path):
+    root, p = one_scan(tmp_path)
+    m = nib.load(p["mask"])
+    nib.save(nib.Nifti1Image(np.zeros(m.shape, np.uint8), m.affine), p["mask"])
+    stopped(tmp_path, root, p["mask"], "the brain mask is empty", scans=ONE)
+
+
+def test_sidecar_that_is_not_an_object(tmp_path):
+    root, p = one_scan(tmp_path)
+    p["bold_json"].write_text("[2.0]")
+    stopped(tmp_path, root, p["bold_json"], "the sidecar must hold a JSON object, got list", scans=ONE)
+
+
+@pytest.mark.parametrize("value", ["2s", 0, -2.0, True])
+def test_repetition_time_that_is_not_a_positive_number(tmp_path, value):
+    root, p = one_scan(tmp_path)
+    p["bold_json"].write_text(json.dumps({"RepetitionTime": value}))
+    stopped(tmp_path, root, p["bold_json"], f"RepetitionTime must be a positive number of seconds, got {value!r}",
+            scans=ONE)
+
+
+def test_no_tr_anywhere(tmp_path):
+    root, p = one_scan(tmp_path)
+    _rewrite_bold(p, tr=0.0)
+    p["bold_json"].write_text(json.dumps({"SkullStripped": False}))
+    stopped(tmp_path, root, p["bold_json"], "no RepetitionTime in the sidecar and no TR in the NIfTI header", scans=ONE)
+
+
+def test_header_tr_in_a_unit_that_is_no_time(tmp_path):
+    root, p = one_scan(tmp_path)
+    _rewrite_bold(p, unit="hz")
+    p["bold_json"].write_text(json.dumps({"SkullStripped": False}))
+    stopped(tmp_path, root, p["bold_json"], "the header gives the fourth dimension in hz", scans=ONE)
+
+
+def test_sidecar_tr_used_when_the_header_has_none(tmp_path):
+    root, p = one_scan(tmp_path)
+    _rewrite_bold(p, tr=0.0)
+    warned(tmp_path, root, p["bold_json"], "the NIfTI header holds no TR: the sidecar's RepetitionTime (2 s) is used",
+           scans=ONE)
+
+
+def test_empty_confounds_file(tmp_path):
+    root, p = one_scan(tmp_path)
+    p["confounds"].write_text("")
+    stopped(tmp_path, root, p["confounds"], "cannot be read as a tab-separated table", scans=ONE)
+
+
+def test_infinite_confound_value(tmp_path):
+    root, p = one_scan(tmp_path)
+    conf = pd.read_csv(p["confounds"], sep="\t")
+    conf.loc[9, "csf"] = np.inf
+    save_tsv(conf, p["confounds"])
+    stopped(tmp_path, root, p["confounds"], "infinite value in column csf at volume 9 (line 11)", scans=ONE)
+
+
+def test_non_numeric_value_in_an_unused_column_is_a_warning(tmp_path):
+    root, p = one_scan(tmp_path)
+    conf = pd.read_csv(p["confounds"], sep="\t").astype(object)
+    conf["cosine00"] = 0.0
+    conf.loc[3, "cosine00"] = "x"
+    save_tsv(conf, p["confounds"])
+    warned(tmp_path, root, p["confounds"], "non-numeric value 'x' in column cosine00 at volume 3 (line 5); the column "
+           "is not used", scans=ONE)
+
+
+def test_motion_censoring_leaves_too_few_volumes(tmp_path):
+    root, p = one_scan(tmp_path)
+    conf = pd.read_csv(p["confounds"], sep="\t")
+    conf.loc[1::2, "framewise_displacement"] = 1.0          # every other volume moves: censoring takes nearly all
+    save_tsv(conf, p["confounds"])
+    stopped(tmp_path, root, p["confounds"], "FD censoring (denoise.fd_threshold = 0.5) leaves",
+            "fewer than denoise.min_volumes = 20", denoise=dict(preset="scrubbing"), scans=ONE)
+
+
+def test_nan_outside_the_brain_is_a_warning(tmp_path):
+    root, p = one_scan(tmp_path)
+    data = np.asarray(nib.load(p["bold"]).dataobj).copy()
+    data[0, 0, 0, :] = np.nan                               # a corner of the field of view
+    _rewrite_bold(p, data)
+    warned(tmp_path, root, p["bold"], "non-finite value(s) outside the brain mask", scans=ONE)
+
+
+def test_one_constant_volume(tmp_path):
+    from fcect.preprocess.validate_image import volumes_to_check
+
+    root, p = one_scan(tmp_path)
+    data = np.asarray(nib.load(p["bold"]).dataobj).copy()
+    k = volumes_to_check(N_VOL, DENOISE["drop_volumes"], SETTINGS["volumes_checked"])[1]   # a volume that is read
+    data[..., k] = 0
+    _rewrite_bold(p, data)
+    stopped(tmp_path, root, p["bold"], f"volume(s) constant inside the brain mask: {k} (= 0)", scans=ONE)
