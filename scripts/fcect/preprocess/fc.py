@@ -10,10 +10,10 @@ import numpy as np
 from fcect.core.io import InputError
 
 
-def standardise_columns(X):
+def standardise_columns(X, centre=True):
     """Centre each column and scale it to unit Euclidean norm; zero-variance columns become all-zero."""
     X = np.asarray(X, dtype=np.float64)
-    Xc = X - X.mean(axis=0)
+    Xc = X - X.mean(axis=0) if centre else X.copy()
     norm = np.sqrt((Xc ** 2).sum(axis=0))
     const = norm <= 1e-10 * max(1.0, float(np.abs(X).max(initial=0.0)))
     norm[const] = 1.0
@@ -22,7 +22,7 @@ def standardise_columns(X):
     return Xc, const
 
 
-def seed_to_voxel_r(Y, seed_columns, target_columns=None, source="scan"):
+def seed_to_voxel_r(Y, seed_columns, target_columns=None, source="scan", centre=True):
     """Pearson r between each seed's mean series and each target column of ``Y`` (T, V).
 
     ``seed_columns``: list of integer index arrays into the columns of Y (one per seed).
@@ -30,12 +30,12 @@ def seed_to_voxel_r(Y, seed_columns, target_columns=None, source="scan"):
     """
     Y = np.asarray(Y, dtype=np.float64)
     seeds = np.column_stack([Y[:, np.asarray(c)].mean(axis=1) for c in seed_columns])
-    Zs, const_s = standardise_columns(seeds)
+    Zs, const_s = standardise_columns(seeds, centre)
     if const_s.any():
         raise InputError(source, f"seed(s) {np.flatnonzero(const_s).tolist()} have a zero-variance mean time "
                          "series after denoising (no signal in the seed sphere?)")
     T = Y if target_columns is None else Y[:, target_columns]
-    Zt, const_t = standardise_columns(T)
+    Zt, const_t = standardise_columns(T, centre)
     r = Zs.T @ Zt
     np.clip(r, -1.0, 1.0, out=r)
     return r, int(const_t.sum())
