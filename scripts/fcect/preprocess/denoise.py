@@ -282,25 +282,27 @@ def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine,
         if keep.sum() < int(params.get("min_volumes", 20)):
             raise InputError(confounds_path, f"censoring leaves {keep.sum()} volumes (< min_volumes)")
         sample_mask = np.flatnonzero(keep)
-    data = read_bold(img, drop)
     fwhm, interpolation = params.get("fwhm", 0), params.get("interpolation", "continuous")
     detrend, hp, lp = params.get("detrend", True), params.get("high_pass"), params.get("low_pass")
+    n_vol = int(img.shape[3]) - drop
     plan, why = None, "path 'nilearn' requested"
     if path == "auto":
-        plan, why = separable.make_plan(data.shape[:3], img.affine, target_affine, voxel_mask, fwhm, interpolation,
-                                        same_grid(data.shape, img.affine, target_affine, voxel_mask.shape))
+        plan, why = separable.make_plan(img.shape[:3], img.affine, target_affine, voxel_mask, fwhm, interpolation,
+                                        same_grid(img.shape, img.affine, target_affine, voxel_mask.shape))
     Y, taken = None, "nilearn"
     if plan is not None:
-        M, _ = temporal.clean_operator(data.shape[3], C, tr, hp, lp, detrend, sample_mask, filt)
+        M, _ = temporal.clean_operator(n_vol, C, tr, hp, lp, detrend, sample_mask, filt)
+        raw, slope, inter = separable.read_raw(img, drop)
         # correlations (reduced) in float32 (~1e-6 in z); the cleaned series themselves in float64
-        Y, note = separable.apply(plan, data, temporal.reduced_operator(M) if reduced else M,
+        Y, note = separable.apply(plan, raw, temporal.reduced_operator(M) if reduced else M, slope, inter,
                                   dtype=np.float32 if reduced else np.float64)
+        del raw
         if Y is None:
             why = note
         else:
             taken = "separable"
     if Y is None:
-        prepared = prepare_image(img, drop, target_affine, voxel_mask.shape, fwhm, interpolation, data=data)
+        prepared = prepare_image(img, drop, target_affine, voxel_mask.shape, fwhm, interpolation)
         X = np.asarray(prepared.dataobj)[voxel_mask].T.astype(np.float64)  # (T, V)
         if not np.all(np.isfinite(X)):
             bad = int((~np.isfinite(X)).any(axis=0).sum())
@@ -308,7 +310,7 @@ def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine,
         Y = clean_signals(X, C, tr, hp, lp, detrend, sample_mask, filt)
         if reduced:
             Y = Y - Y.mean(axis=0)
-    n_used = data.shape[3] if sample_mask is None else len(sample_mask)
+    n_used = n_vol if sample_mask is None else len(sample_mask)
     info = dict(tr=tr, n_volumes_input=int(img.shape[3]), n_dropped=drop, n_censored=n_censored,
                 n_volumes_used=int(n_used), preset=preset,
                 n_confounds=0 if C is None else int(C.shape[1]), path=taken, path_reason=why)

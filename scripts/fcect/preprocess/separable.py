@@ -41,8 +41,8 @@ class Plan:
     read: np.ndarray   # flat (z, y, x) indices in the box of the voxels that the smoothing of the mask reads
     Sz: np.ndarray     # smoothing along z: (n_mask_range_z, n_box_z)
     Sy: np.ndarray     # smoothing along y: (n_mask_range_y, n_box_y)
-    taps: np.ndarray   # smoothing along x at the mask's voxels (nibabel order): row indices into (z, y, x_box)
-    weights: np.ndarray  # and their weights
+    Sx: np.ndarray     # smoothing along x: (n_mask_range_x, n_box_x)
+    out: np.ndarray    # flat (z, y, x) indices in the mask's range box of the mask's voxels, in numpy's order
     same_grid: bool
 
 
@@ -78,20 +78,10 @@ def make_plan(source_shape, source_affine, target_affine, mask, fwhm, interpolat
     sub = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].T.astype(np.float64)[None]   # (1, z, y, x)
     reach = spatial.apply_separable(sub, np.abs(S[0]).T, np.abs(S[1]).T, np.abs(S[2]).T)[0]
     read = np.flatnonzero(reach.ravel() > 0)
-    # x smoothing as taps at the mask's voxels, after z and y: rows of the (z range, y range, x box) layout
-    Sx = S[0]
-    width = int((Sx != 0).sum(axis=1).max())
-    tap_cols = np.zeros((Sx.shape[0], width), dtype=np.int64)
-    tap_w = np.zeros((Sx.shape[0], width))
-    for r, row in enumerate(Sx):
-        nz = np.flatnonzero(row)
-        tap_cols[r, :nz.size] = nz
-        tap_w[r, :nz.size] = row[nz]
-    ny, nbx = hi[1] - lo[1], Sx.shape[1]
-    row0 = ((idx[2] - lo[2]) * ny + (idx[1] - lo[1])) * nbx
-    xr = idx[0] - lo[0]
-    return Plan(B=B, box=box, read=read, Sz=S[2], Sy=S[1], taps=row0[:, None] + tap_cols[xr],
-                weights=tap_w[xr], same_grid=same_grid), "axis-aligned grid"
+    ny, nx = hi[1] - lo[1], hi[0] - lo[0]
+    out = ((idx[2] - lo[2]) * ny + (idx[1] - lo[1])) * nx + (idx[0] - lo[0])
+    return Plan(B=B, box=box, read=read, Sz=S[2], Sy=S[1], Sx=S[0], out=out, same_grid=same_grid), \
+        "axis-aligned grid"
 
 
 def _resample(plan, chunk):
@@ -103,54 +93,56 @@ def _resample(plan, chunk):
 
 
 def _smooth(plan, Z):
-    """Box voxels (n_box_voxels, k), zero where not read, -> the mask's voxels (n_mask, k): z and y as matrix
-    products, x as a weighted sum over the taps at the mask's voxels only."""
+    """Box voxels (n_box_voxels, k), zero where not read, -> the mask's voxels (n_mask, k): three matrix products
+    (z, y, x) on the (z, y, x, k) layout, then the mask's rows."""
     bx, by, bz = (s.stop - s.start for s in plan.box)
     k = Z.shape[1]
     dt = Z.dtype
-    Z = plan.Sz.astype(dt) @ Z.reshape(bz, by * bx * k)
-    Z = np.matmul(plan.Sy.astype(dt), Z.reshape(plan.Sz.shape[0], by, bx * k))
-    Z = Z.reshape(-1, k)
-    w = plan.weights.astype(dt)
-    out = Z[plan.taps[:, 0]] * w[:, :1]
-    for j in range(1, plan.taps.shape[1]):
-        out += Z[plan.taps[:, j]] * w[:, j:j + 1]
-    return out
+    uz, uy, ux = plan.Sz.shape[0], plan.Sy.shape[0], plan.Sx.shape[0]
+    Z = spatial.banded_matmul(plan.Sz.astype(dt), Z.reshape(bz, by * bx * k))
+    Z = np.matmul(plan.Sy.astype(dt), Z.reshape(uz, by, bx * k))
+    Z = np.matmul(plan.Sx.astype(dt), Z.reshape(uz * uy, bx, k))
+    return Z.reshape(uz * uy * ux, k)[plan.out]
 
 
-def apply(plan, data, time_operator, chunk=32, dtype=np.float32):
-    """Denoise ``data`` (x, y, z, T) float64 (the BOLD after dropped volumes) with the plan and the temporal matrix
-    ``time_operator`` (k, T). Returns ((k, n_mask_voxels) float64, note), or (None, reason) for non-finite data
-    (nilearn's resampling treats NaN specially: the caller takes that path)."""
+def read_raw(img, drop_volumes=0):
+    """(raw series after the dropped volumes, slope, intercept) of a NIfTI image: the stored values, unscaled
+    (int16 for most scanners' and the simulator's files), and the header's scaling. data = raw * slope + inter."""
+    proxy = img.dataobj
+    if hasattr(proxy, "get_unscaled") and hasattr(proxy, "slope"):
+        raw = np.asanyarray(proxy.get_unscaled())[..., drop_volumes:]
+        slope, inter = float(proxy.slope), float(proxy.inter)
+        if np.isfinite(slope) and np.isfinite(inter) and slope != 0:
+            return raw, slope, inter
+    return np.asarray(proxy[..., drop_volumes:], dtype=np.float64), 1.0, 0.0
+
+
+def apply(plan, raw, time_operator, slope=1.0, inter=0.0, chunk=32, dtype=np.float32):
+    """Denoise the BOLD series ``raw * slope + inter`` (``raw``: (x, y, z, T) after the dropped volumes, any numeric
+    dtype, :func:`read_raw`) with the plan and the temporal matrix ``time_operator`` (k, T). Returns
+    ((k, n_mask_voxels) float64, note), or (None, reason) for non-finite data (nilearn's resampling treats NaN
+    specially: the caller takes that path)."""
     Mt = np.asarray(time_operator, dtype=np.float64)
-    V = data.T                                      # (T, z, y, x) view, C order for nibabel's F-order arrays
+    V = raw.T                                       # (T, z, y, x) view, C order for nibabel's F-order arrays
     T = V.shape[0]
-    ref = V[0].copy()                               # per-voxel reference: deviations from it go in float32
-    R = np.empty((T, plan.read.size), dtype=dtype)
-    dmin = np.full(ref.shape, np.inf, dtype=dtype)
-    dmax = np.full(ref.shape, -np.inf, dtype=dtype)
-    for start in range(0, T, chunk):
-        stop = min(T, start + chunk)
-        dev = np.ascontiguousarray(V[start:stop] - ref, dtype=dtype)
-        np.minimum(dmin, dev.min(axis=0), out=dmin)
-        np.maximum(dmax, dev.max(axis=0), out=dmax)
-        np.take(_resample(plan, dev).reshape(stop - start, -1), plan.read, axis=1, out=R[start:stop])
-    vmin = min(float((ref + dmin).min()), 0.0)      # nilearn's clip range: [min(data, 0), max(data, 0)]
-    vmax = max(float((ref + dmax).max()), 0.0)
+    ends = sorted([float(V.min()) * slope + inter, float(V.max()) * slope + inter])
+    vmin, vmax = min(ends[0], 0.0), max(ends[1], 0.0)   # nilearn's clip range: [min(data, 0), max(data, 0)]
     if not (np.isfinite(vmin) and np.isfinite(vmax)):
         return None, "non-finite values in the BOLD series"
-    base = _resample(plan, ref[None])[0].ravel()[plan.read]       # float64: the resampled reference
-    n_cand = 0
-    if not plan.same_grid:
-        # |resampled deviation| <= |B| max|deviation|: clip only the voxels that can reach a bound, all volumes
-        dev_max = np.maximum(-dmin, dmax).astype(np.float64)
-        bound = spatial.apply_separable(dev_max[None], *[np.abs(b) for b in plan.B])[0].ravel()[plan.read]
-        lo, hi = vmin - base, vmax - base
-        slack = 1e-6 * (np.abs(base) + bound) + 1e-9 * max(abs(vmin), abs(vmax))
-        cand = np.flatnonzero((lo >= -bound - slack) | (hi <= bound + slack))
-        n_cand = cand.size
-        if n_cand:
-            R[:, cand] = np.clip(R[:, cand], lo[cand].astype(dtype), hi[cand].astype(dtype))
+    # deviations from the first volume go in float32; the first volume (float64) is resampled once
+    first = V[0].astype(np.float64)
+    first_d = V[0].astype(dtype)
+    R = np.empty((T, plan.read.size), dtype=dtype)
+    for start in range(0, T, chunk):
+        stop = min(T, start + chunk)
+        dev = V[start:stop].astype(dtype)
+        dev -= first_d
+        dev *= dtype(slope)
+        np.take(_resample(plan, dev).reshape(stop - start, -1), plan.read, axis=1, out=R[start:stop])
+    base = _resample(plan, (first * slope + inter)[None])[0].ravel()[plan.read]
+    if not plan.same_grid:                          # clip(base + dev, vmin, vmax) - base, exactly
+        np.maximum(R, (vmin - base).astype(dtype), out=R)
+        np.minimum(R, (vmax - base).astype(dtype), out=R)
     W = R.T @ Mt.T.astype(dtype)                   # (n_read, k): cleaning before smoothing
     del R
     bx, by, bz = (s.stop - s.start for s in plan.box)
@@ -158,10 +150,10 @@ def apply(plan, data, time_operator, chunk=32, dtype=np.float32):
     Z[plan.read] = W
     del W
     Y = _smooth(plan, Z).astype(np.float64)        # (n_mask, k)
-    # the resampled reference is constant in time: it enters through M @ 1 (~0 after detrending)
+    # the resampled first volume is constant in time: it enters through M @ 1 (~0 after detrending)
     ones = Mt.sum(axis=1)
     if np.abs(ones).max() > 1e-9 * np.abs(Mt).sum(axis=1).max():
         full = np.zeros((bz * by * bx, 1))
         full[plan.read, 0] = base
         Y += np.outer(_smooth(plan, full)[:, 0], ones)
-    return Y.T, f"{n_cand} voxels checked for clipping"
+    return Y.T, "axis-aligned grid"

@@ -146,3 +146,19 @@ def apply_separable(data, mx, my, mz):
     by = my.shape[0]
     a = np.matmul(mz.astype(dt, copy=False), a.reshape(k, nz, by * bx))
     return a.reshape(lead + (mz.shape[0], by, bx))
+
+
+def banded_matmul(S, X, block=16):
+    """``S @ X`` for a banded S (the smoothing matrices: a few nonzeros per row) as one product per block of
+    ``block`` rows with only the columns that block reads: the same sums, about 3x fewer operations at the
+    default kernel."""
+    out = np.empty((S.shape[0], X.shape[1]), dtype=np.result_type(S, X))
+    for i in range(0, S.shape[0], block):
+        rows = S[i:i + block]
+        cols = np.flatnonzero(np.abs(rows).sum(axis=0))
+        if cols.size == 0:
+            out[i:i + block] = 0
+            continue
+        a, b = int(cols[0]), int(cols[-1]) + 1
+        np.matmul(rows[:, a:b], X[a:b], out=out[i:i + block])
+    return out
