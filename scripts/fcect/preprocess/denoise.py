@@ -51,7 +51,15 @@ PRESETS = {
     "scrubbing": dict(columns=_expand(MOTION) + ["white_matter", "csf"], censor=True),
     # no confound regression (detrend and band-pass only): a baseline for measuring what denoising does
     "none": dict(columns=[], censor=False),
+    # DPABI/DPARSF as its toolbox does it: the dpabi confounds (+ constant and linear trend) regressed out first,
+    # then DPABI's ideal FFT band-pass (y_IdealFilter); the preset sets the filter and the order
+    "dpabi_ideal": dict(columns=_expand(MOTION) + ["white_matter", "csf"], censor=False, filter="ideal"),
 }
+
+
+def preset_filter(params):
+    """The temporal filter of the settings: the preset's own (dpabi_ideal: 'ideal') or ``denoise.filter``."""
+    return PRESETS[params.get("preset", "dpabi")].get("filter", params.get("filter", "butterworth"))
 
 
 def confound_matrix(conf, preset: str, path="confounds") -> np.ndarray | None:
@@ -199,8 +207,13 @@ def prepare_image(img, drop_volumes, target_affine, target_shape, fwhm, interpol
 
 def clean_signals(X, conf_matrix, tr, high_pass, low_pass, detrend=True, sample_mask=None,
                   filter="butterworth"):
-    """nilearn.signal.clean with the workflow's conventions (no standardisation of the output)."""
+    """nilearn.signal.clean with the workflow's conventions (no standardisation of the output). ``filter='ideal'``:
+    DPABI's regression then ideal band-pass (:func:`fcect.preprocess.temporal.regression_then_ideal`)."""
     import functools
+
+    if filter == "ideal":
+        M, _ = temporal.clean_operator(X.shape[0], conf_matrix, tr, high_pass, low_pass, detrend, sample_mask, "ideal")
+        return M @ np.asarray(X, dtype=np.float64)
 
     from nilearn import signal
 
@@ -263,7 +276,7 @@ def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine,
     check_scan(bold_path, confounds_path, drop, min_volumes=int(params.get("min_volumes", 20)))
     img = nib.load(str(bold_path))
     tr = read_tr(img, json_path, bold_path)
-    filt = params.get("filter", "butterworth")
+    filt = preset_filter(params)
     check_band(tr, params.get("high_pass"), params.get("low_pass"), bold_path, filt)
     conf = Table(confounds_path)
     preset = params.get("preset", "dpabi")

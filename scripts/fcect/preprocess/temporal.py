@@ -163,7 +163,12 @@ def nilearn_operator(n, confounds, tr, high_pass, low_pass, detrend=True, sample
 
 def clean_operator(n, confounds, tr, high_pass, low_pass, detrend=True, sample_mask=None, filter="butterworth"):
     """(n_out, n) matrix M such that ``M @ X`` equals ``fcect.preprocess.denoise.clean_signals(X, ...)``.
-    Returns (M, how): how = 'numpy' (transcription) or 'nilearn' (identity cleaned by nilearn)."""
+    Returns (M, how): how = 'numpy' (transcription) or 'nilearn' (identity cleaned by nilearn). ``filter='ideal'``:
+    DPABI's order and filter (:func:`regression_then_ideal`; no censoring)."""
+    if filter == "ideal":
+        if sample_mask is not None:
+            raise ValueError("the ideal filter (preset dpabi_ideal) does not censor volumes")
+        return regression_then_ideal(n, confounds, tr, high_pass, low_pass, detrend), "numpy"
     numpy_ok = sample_mask is None and (filter == "butterworth" or not filter)
     if numpy_ok and filter == "butterworth" and (high_pass is not None or low_pass is not None):
         numpy_ok = n > 3 * (2 * BUTTERWORTH_ORDER + 1)   # else nilearn raises its own error
@@ -188,3 +193,38 @@ def reduced_operator(M, tol=1e-6):
     _, s, Vt = np.linalg.svd(Mc, full_matrices=False)
     keep = s > tol * s.max(initial=0.0)
     return s[keep, None] * Vt[keep]
+
+
+def ideal_filter_matrix(n, tr, high_pass=None, low_pass=None):
+    """(n, n) matrix of DPABI's ``y_IdealFilter(Data, TR, [high_pass low_pass])``: remove the mean, zero-pad to
+    the next power of 2 (L = 2^nextpow2(n)), FFT, keep the bins from ceil(high_pass L TR + 1) to
+    fix(low_pass L TR + 1) (MATLAB's 1-based indices; 1 and L/2 + 1 when an edge is absent or at or above
+    Nyquist) and their mirror images, inverse FFT, first n samples."""
+    L = 1 << int(np.ceil(np.log2(n))) if n > 1 else 1
+    fs = 1.0 / float(tr)
+    hp = 0.0 if high_pass is None else float(high_pass)
+    lp = 0.0 if low_pass is None else float(low_pass)
+    lo = L // 2 + 1 if hp >= fs / 2 else int(np.ceil(hp * L * tr + 1))
+    hi = L // 2 + 1 if (lp >= fs / 2 or lp == 0) else int(np.fix(lp * L * tr + 1))
+    mask = np.zeros(L + 1, dtype=bool)         # MATLAB indices 1..L (+ L + 1, the mirror of bin 1)
+    if lo <= hi:
+        mask[lo:hi + 1] = True
+        mask[L - hi + 2:L - lo + 3] = True     # FrequencyMask(L-lo+2 : -1 : L-hi+2) = 1
+    keep = mask[1:L + 1]
+    X = np.zeros((L, n))
+    X[:n] = np.eye(n) - 1.0 / n                 # demeaned identity, zero-padded
+    F = np.fft.fft(X, axis=0)
+    F[~keep] = 0
+    return np.fft.ifft(F, axis=0).real[:n]
+
+
+def regression_then_ideal(n, confounds, tr, high_pass, low_pass, detrend=True):
+    """(n, n) cleaning matrix of DPABI/DPARSF's order: nuisance regression by least squares on [constant, linear
+    trend (with ``detrend``), confounds], then :func:`ideal_filter_matrix`."""
+    cols = [np.ones(n)]
+    if detrend:
+        cols.append(np.arange(n, dtype=np.float64))
+    X = np.column_stack(cols + ([] if confounds is None else [np.asarray(confounds, dtype=np.float64)]))
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
+    U = U[:, s > s.max() * max(X.shape) * np.finfo(np.float64).eps]
+    return ideal_filter_matrix(n, tr, high_pass, low_pass) @ (np.eye(n) - U @ U.T)

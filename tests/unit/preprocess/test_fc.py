@@ -213,3 +213,21 @@ def test_presets_have_expected_sizes():
     assert not np.isnan(confound_matrix(conf, "dpabi")).any()
     with pytest.raises(InputError, match="global_signal"):
         confound_matrix(conf.drop(columns=["global_signal"]), "36p", "x_confounds.tsv")
+
+
+def test_dpabi_ideal_preset_same_on_both_paths(scan):
+    """Preset dpabi_ideal (regression, then DPABI's ideal band-pass) on the separable path equals the nilearn-image
+    path (resample_img + smooth_img, then the same temporal matrix) series for series; and differs clearly from
+    the dpabi preset (another order and filter)."""
+    from fcect.preprocess.denoise import denoise_scan
+    d, _, _ = scan
+    amask = nib.load(d / "amask.nii.gz")
+    m = np.asarray(amask.dataobj) > 0
+    args = (d / "bold.nii.gz", d / "conf.tsv", d / "bold.json", m, amask.affine)
+    params = dict(PARAMS, preset="dpabi_ideal")
+    fast, info = denoise_scan(*args, params)
+    slow, info_slow = denoise_scan(*args, params, path="nilearn")
+    assert (info["path"], info_slow["path"]) == ("separable", "nilearn")
+    np.testing.assert_allclose(fast, slow, atol=1e-8 * np.abs(slow).max())
+    other, _ = denoise_scan(*args, PARAMS)
+    assert np.abs(other - fast).max() > 0.05 * np.abs(fast).max()

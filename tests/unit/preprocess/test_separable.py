@@ -186,3 +186,49 @@ def test_table_reads_like_pandas(tmp_path):
     path.write_text("a\n1\nfoo\n")
     with pytest.raises(InputError, match=r"c\.tsv: column 'a', line 3: 'foo' is not a number"):
         Table(path)["a"]
+
+
+def _y_ideal_filter(data, sample_period, band):
+    """Slow line-by-line transcription of DPABI's y_IdealFilter.m (MATLAB, 1-based indices kept as written)."""
+    sample_freq = 1 / sample_period
+    sample_length = data.shape[0]
+    padded = int(2 ** np.ceil(np.log2(sample_length)))               # 2^nextpow2(sampleLength)
+    low, high = band
+    idx_low = padded / 2 + 1 if low >= sample_freq / 2 else np.ceil(low * padded * sample_period + 1)
+    if high >= sample_freq / 2 or high == 0:
+        idx_high = padded / 2 + 1
+    else:
+        idx_high = np.fix(high * padded * sample_period + 1)
+    mask = np.zeros(padded + 2)                                       # mask[i] = FrequencyMask(i); [0] unused
+    for i in range(int(idx_low), int(idx_high) + 1):
+        mask[i] = 1
+    i = int(padded - idx_low + 2)
+    while i >= padded - idx_high + 2:                                 # (L-lo+2 : -1 : L-hi+2)
+        mask[i] = 1
+        i -= 1
+    zero = [i - 1 for i in range(1, padded + 1) if mask[i] == 0]     # find(FrequencyMask == 0), 0-based
+    data = data - data.mean(axis=0)
+    data = np.vstack([data, np.zeros((padded - sample_length, data.shape[1]))])
+    spec = np.fft.fft(data, axis=0)
+    spec[zero, :] = 0
+    return np.fft.ifft(spec, axis=0)[:sample_length].real
+
+
+@pytest.mark.parametrize("T, tr, band", [(190, 2.0, (0.01, 0.08)), (256, 0.8, (0.01, 0.1)), (150, 2.0, (0.0, 0.08)),
+                                         (120, 2.5, (0.01, 0.0)), (100, 2.0, (0.01, 0.3))])
+def test_dpabi_ideal_equals_a_transcription_of_dpabi(T, tr, band):
+    """Preset dpabi_ideal: nuisance regression on [1, linear trend, confounds] by least squares, then
+    y_IdealFilter (transcribed above from DPABI's MATLAB source), to 1e-6; and its nilearn-path function
+    (clean_signals with filter='ideal') gives the same."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((T, 25)).cumsum(axis=0) + 300
+    C = rng.standard_normal((T, 6))
+    design = np.column_stack([np.ones(T), np.arange(T), C])
+    resid = X - design @ np.linalg.lstsq(design, X, rcond=None)[0]
+    ref = _y_ideal_filter(resid, tr, band)
+    hp, lp = (band[0] or None), (band[1] or None)
+    M, how = temporal.clean_operator(T, C, tr, hp, lp, filter="ideal")
+    np.testing.assert_allclose(M @ X, ref, atol=1e-6 * np.abs(ref).max())
+    np.testing.assert_allclose(clean_signals(X, C, tr, hp, lp, filter="ideal"), ref, atol=1e-6 * np.abs(ref).max())
+    if T == 190:   # not a power of 2: zero-padded to 256, so the filter is not a projection
+        assert np.abs(M @ M - M).max() > 1e-3
