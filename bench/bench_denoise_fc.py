@@ -30,7 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # as Snakemake sets them for threads: 1
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402  (after the thread settings)
 
 REPO = Path(__file__).resolve().parents[1]
 
