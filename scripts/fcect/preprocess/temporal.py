@@ -34,7 +34,7 @@ def butterworth_zpk(order, tr, high_pass=None, low_pass=None):
     if high_pass is not None and low_pass is not None:
         bw = float(warped[1] - warped[0])
         wo = float(np.sqrt(warped[0] * warped[1]))
-        z_lp, p_lp = z * bw / 2, (p * bw / 2).astype(complex)
+        p_lp = (p * bw / 2).astype(complex)     # the prototype has no zeros
         p = np.concatenate((p_lp + np.sqrt(p_lp ** 2 - wo ** 2), p_lp - np.sqrt(p_lp ** 2 - wo ** 2)))
         z = np.zeros(degree, dtype=complex)
         k = k * bw ** degree
