@@ -61,8 +61,8 @@ def test_recipe_add_a_denoising_preset(wf):
     _edit(wf / "scripts/fcect/preprocess/denoise.py", "PRESETS = {\n",
           'PRESETS = {\n    # recipe test: Friston-24 + WM + CSF + global signal\n'
           '    "dpabi_gsr": dict(columns=_expand(MOTION) + ["white_matter", "csf", "global_signal"], censor=False),\n')
-    _edit(wf / "config/schema/config.schema.yaml", "enum: [dpabi, 36p, acompcor, scrubbing, none]",
-          "enum: [dpabi, 36p, acompcor, scrubbing, none, dpabi_gsr]")
+    _edit(wf / "config/schema/config.schema.yaml", "enum: [dpabi, 36p, acompcor, scrubbing, none, dpabi_ideal]",
+          "enum: [dpabi, 36p, acompcor, scrubbing, none, dpabi_ideal, dpabi_gsr]")
     _edit(wf / "scripts/fcect/report/methods.py", "PRESET_TEXT = {\n",
           'PRESET_TEXT = {\n    "dpabi_gsr": ("the Friston 24-parameter model, the mean white-matter, cerebrospinal-fluid and '
           'global signals", ("friston24",)),\n')

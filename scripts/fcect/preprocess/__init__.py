@@ -16,7 +16,13 @@ Modules
                   participants table, and every scan through ``validate_scan`` (sidecar, TR, confounds, mask
                   grid) and ``validate_image`` (gzip integrity, 4-D, volumes, NaN / constant data, MNI alignment);
                   all problems collected into one table
-    ``denoise``   confound presets, censoring, per-scan denoising (nilearn)
+    ``denoise``   confound presets, censoring, per-scan denoising: the separable path where it applies, else nilearn
+    ``separable`` the fast path for axis-aligned BOLD grids (resampling + smoothing as per-axis matrices, nilearn's
+                  clipping applied exactly, cleaning before smoothing); numpy only
+    ``spatial``   the per-axis matrices: scipy.ndimage's spline zoom-shift and Gaussian filter, in numpy
+    ``temporal``  the temporal cleaning as one matrix (nilearn's ``signal.clean`` transcribed; DPABI's
+                  regression + ideal filter for preset dpabi_ideal) and its rank reduction for correlations
+    ``table``     TSV columns without pandas (the per-scan job's confounds and seed identifiers)
     ``fc``        seed-to-voxel Pearson r and Fisher z
     ``qc``        framewise displacement, exclusion decisions, their propagation to participants
     ``run``       the stage entry points: :func:`run.denoise_and_fc` (per scan), :func:`run.qc_tables` (cohort)

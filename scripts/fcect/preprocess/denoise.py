@@ -4,6 +4,11 @@ detrend, band-pass and optionally censor, using nilearn's image and signal funct
 Order (the same as nilearn's NiftiMasker, so that a masker built with the same parameters is an exact reference):
 drop volumes -> resample (analysis grid) -> smooth (FWHM) -> extract voxels -> ``nilearn.signal.clean`` (detrend,
 confound regression and band-pass done orthogonally, censored volumes removed after interpolation).
+
+Two paths compute it (``info['path']``): ``separable`` (:mod:`fcect.preprocess.separable`, for BOLD grids whose axes
+are parallel to the analysis grid's: the same operations as matrices, cleaning before smoothing, no scipy or
+nilearn import) and ``nilearn`` (the functions above, for oblique grids and non-finite data). They agree to ~1e-6
+in Fisher z (``tests/unit/preprocess/test_fc.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 
 from fcect.core.io import InputError
 from fcect.core.motion import MOTION
+from fcect.preprocess import separable, temporal
+from fcect.preprocess.table import Table
 
 
 def _expand(names, derivatives=True, powers=True):
@@ -45,20 +51,29 @@ PRESETS = {
     "scrubbing": dict(columns=_expand(MOTION) + ["white_matter", "csf"], censor=True),
     # no confound regression (detrend and band-pass only): a baseline for measuring what denoising does
     "none": dict(columns=[], censor=False),
+    # DPABI/DPARSF as its toolbox does it: the dpabi confounds (+ constant and linear trend) regressed out first,
+    # then DPABI's ideal FFT band-pass (y_IdealFilter); the preset sets the filter and the order
+    "dpabi_ideal": dict(columns=_expand(MOTION) + ["white_matter", "csf"], censor=False, filter="ideal"),
 }
 
 
-def confound_matrix(conf: pd.DataFrame, preset: str, path="confounds") -> np.ndarray | None:
-    """The preset's confound columns as a (T, k) float matrix (n/a -> 0), or None for a preset without any."""
+def preset_filter(params):
+    """The temporal filter of the settings: the preset's own (dpabi_ideal: 'ideal') or ``denoise.filter``."""
+    return PRESETS[params.get("preset", "dpabi")].get("filter", params.get("filter", "butterworth"))
+
+
+def confound_matrix(conf, preset: str, path="confounds") -> np.ndarray | None:
+    """The preset's confound columns as a (T, k) float matrix (n/a -> 0), or None for a preset without any.
+    ``conf``: the confounds table (a pandas DataFrame or a :class:`fcect.preprocess.table.Table`)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown denoising preset {preset!r}; choose one of {sorted(PRESETS)}")
     cols = PRESETS[preset]["columns"]
     if not cols:
         return None
-    missing = [c for c in cols if c not in conf.columns]
+    missing = [c for c in cols if c not in conf]
     if missing:
         raise InputError(path, f"confounds file lacks column(s) {missing} needed by preset {preset!r}")
-    m = conf[cols].to_numpy(dtype=float)
+    m = np.column_stack([np.asarray(conf[c], dtype=float) for c in cols])
     return np.nan_to_num(m, nan=0.0)  # fMRIPrep writes n/a in the first row of derivatives
 
 
@@ -165,14 +180,24 @@ def check_scan(bold_path, confounds_path, drop_volumes, min_volumes=20):
     return n_vol
 
 
-def prepare_image(img, drop_volumes, target_affine, target_shape, fwhm, interpolation="continuous"):
-    """Drop initial volumes, resample to the analysis grid, smooth. Returns a 4-D float64 image."""
+def read_bold(img, drop_volumes):
+    """The BOLD series after the dropped volumes, float64 (x, y, z, T)."""
+    return np.asarray(img.dataobj[..., drop_volumes:], dtype=np.float64)
+
+
+def same_grid(data_shape, affine, target_affine, target_shape):
+    """True when the BOLD is on the analysis grid already (no resampling, as nilearn decides it)."""
+    return tuple(data_shape[:3]) == tuple(target_shape) and np.allclose(affine, target_affine)
+
+
+def prepare_image(img, drop_volumes, target_affine, target_shape, fwhm, interpolation="continuous", data=None):
+    """Drop initial volumes, resample to the analysis grid, smooth. Returns a 4-D float64 image. ``data``: the
+    series after dropped volumes when already read (:func:`read_bold`)."""
     from nilearn import image
 
-    data = np.asarray(img.dataobj[..., drop_volumes:], dtype=np.float64)
+    data = read_bold(img, drop_volumes) if data is None else data
     img = nib.Nifti1Image(data, img.affine)
-    same = img.shape[:3] == tuple(target_shape) and np.allclose(img.affine, target_affine)
-    if not same:
+    if not same_grid(img.shape, img.affine, target_affine, target_shape):
         img = image.resample_img(img, target_affine=target_affine, target_shape=target_shape,
                                  interpolation=interpolation, force_resample=True, copy_header=True)
     if fwhm:
@@ -182,8 +207,13 @@ def prepare_image(img, drop_volumes, target_affine, target_shape, fwhm, interpol
 
 def clean_signals(X, conf_matrix, tr, high_pass, low_pass, detrend=True, sample_mask=None,
                   filter="butterworth"):
-    """nilearn.signal.clean with the workflow's conventions (no standardisation of the output)."""
+    """nilearn.signal.clean with the workflow's conventions (no standardisation of the output). ``filter='ideal'``:
+    DPABI's regression then ideal band-pass (:func:`fcect.preprocess.temporal.regression_then_ideal`)."""
     import functools
+
+    if filter == "ideal":
+        M, _ = temporal.clean_operator(X.shape[0], conf_matrix, tr, high_pass, low_pass, detrend, sample_mask, "ideal")
+        return M @ np.asarray(X, dtype=np.float64)
 
     from nilearn import signal
 
@@ -199,16 +229,22 @@ def clean_signals(X, conf_matrix, tr, high_pass, low_pass, detrend=True, sample_
         signal.butterworth = original
 
 
-def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict, runs=None):
+def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict, runs=None,
+                 reduced=False, path="auto"):
     """Full per-scan denoising. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, info dict).
 
     Several runs of one scan (``bold_path``, ``confounds_path``, ``json_path`` lists, in run order; ``runs`` their
     labels): each run is denoised on its own (its own TR, confounds, dropped volumes, censoring), and the cleaned
     series, each centred on its own mean, are concatenated in run order. The info then sums the volumes over runs
     and holds each run's own info under ``per_run``. ``runs`` (the labels, [] without run entity) is recorded
-    in the info."""
+    in the info.
+
+    ``reduced=True`` returns, instead of the cleaned series, k rows per run whose column inner products equal those
+    of the centred cleaned series (:func:`fcect.preprocess.temporal.reduced_operator`): all that Pearson
+    correlations need, with k the rank of the cleaning (~2/3 of the volumes at the default band). ``path``:
+    'auto' (the separable path where it applies) or 'nilearn'."""
     if isinstance(bold_path, (str, bytes, os.PathLike)):
-        Y, info = denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine, params)
+        Y, info = denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine, params, reduced, path)
         info["runs"] = [r for r in (runs or []) if r is not None]
         return Y, info
     n = len(bold_path)
@@ -219,26 +255,30 @@ def denoise_scan(bold_path, confounds_path, json_path, voxel_mask, target_affine
     runs = list(runs) if runs is not None else [None] * n
     Ys, infos = [], []
     for bold, conf, meta, run in zip(bold_path, confounds_path, json_path, runs):
-        Y, info = denoise_run(bold, conf, meta, voxel_mask, target_affine, params)
-        Ys.append(Y - Y.mean(axis=0) if n > 1 else Y)
+        Y, info = denoise_run(bold, conf, meta, voxel_mask, target_affine, params, reduced, path)
+        Ys.append(Y - Y.mean(axis=0) if n > 1 and not reduced else Y)
         infos.append(dict(info, run=run))
     trs = sorted({i["tr"] for i in infos})
     info = dict(tr=trs[0] if len(trs) == 1 else trs,
                 **{k: int(sum(i[k] for i in infos)) for k in ("n_volumes_input", "n_dropped", "n_censored",
                                                               "n_volumes_used")},
                 preset=infos[0]["preset"], n_confounds=infos[0]["n_confounds"],
+                path=sorted({i["path"] for i in infos}) if len({i["path"] for i in infos}) > 1 else infos[0]["path"],
                 runs=[r for r in runs if r is not None], per_run=infos)
     return (np.concatenate(Ys, axis=0) if n > 1 else Ys[0]), info
 
 
-def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict):
-    """Denoising of one BOLD run. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, info dict)."""
+def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine, params: dict, reduced=False,
+                path="auto"):
+    """Denoising of one BOLD run. Returns (cleaned (T, V) float64 over ``voxel_mask`` voxels, or with ``reduced``
+    the (k, V) coordinates of :func:`denoise_scan`; info dict with the path taken and why)."""
     drop = int(params.get("drop_volumes", 0))
     check_scan(bold_path, confounds_path, drop, min_volumes=int(params.get("min_volumes", 20)))
     img = nib.load(str(bold_path))
     tr = read_tr(img, json_path, bold_path)
-    check_band(tr, params.get("high_pass"), params.get("low_pass"), bold_path, params.get("filter", "butterworth"))
-    conf = pd.read_csv(confounds_path, sep="\t", na_values=["n/a"])
+    filt = preset_filter(params)
+    check_band(tr, params.get("high_pass"), params.get("low_pass"), bold_path, filt)
+    conf = Table(confounds_path)
     preset = params.get("preset", "dpabi")
     C = confound_matrix(conf, preset, confounds_path)
     if C is not None:
@@ -246,24 +286,46 @@ def denoise_run(bold_path, confounds_path, json_path, voxel_mask, target_affine,
     sample_mask = None
     n_censored = 0
     if PRESETS[preset]["censor"]:
-        if "framewise_displacement" not in conf.columns:
+        if "framewise_displacement" not in conf:
             raise InputError(confounds_path, "no framewise_displacement column for censoring")
         before, after = params.get("censor_neighbors", [1, 2])
-        keep = censor_mask(conf["framewise_displacement"].to_numpy()[drop:], float(params["fd_threshold"]),
+        keep = censor_mask(conf["framewise_displacement"][drop:], float(params["fd_threshold"]),
                            before, after)
         n_censored = int((~keep).sum())
         if keep.sum() < int(params.get("min_volumes", 20)):
             raise InputError(confounds_path, f"censoring leaves {keep.sum()} volumes (< min_volumes)")
         sample_mask = np.flatnonzero(keep)
-    prepared = prepare_image(img, drop, target_affine, voxel_mask.shape, params.get("fwhm", 0),
-                             params.get("interpolation", "continuous"))
-    X = np.asarray(prepared.dataobj)[voxel_mask].T.astype(np.float64)  # (T, V)
-    if not np.all(np.isfinite(X)):
-        bad = int((~np.isfinite(X)).any(axis=0).sum())
-        raise InputError(bold_path, f"{bad} voxel(s) in the analysis mask contain NaN or inf")
-    Y = clean_signals(X, C, tr, params.get("high_pass"), params.get("low_pass"), params.get("detrend", True),
-                      sample_mask, params.get("filter", "butterworth"))
+    fwhm, interpolation = params.get("fwhm", 0), params.get("interpolation", "continuous")
+    detrend, hp, lp = params.get("detrend", True), params.get("high_pass"), params.get("low_pass")
+    n_vol = int(img.shape[3]) - drop
+    plan, why = None, "path 'nilearn' requested"
+    if path == "auto":
+        plan, why = separable.make_plan(img.shape[:3], img.affine, target_affine, voxel_mask, fwhm, interpolation,
+                                        same_grid(img.shape, img.affine, target_affine, voxel_mask.shape))
+    Y, taken = None, "nilearn"
+    if plan is not None:
+        M, _ = temporal.clean_operator(n_vol, C, tr, hp, lp, detrend, sample_mask, filt)
+        raw, slope, inter = separable.read_raw(img, drop)
+        # correlations (reduced) in float32 (~1e-6 in z); the cleaned series themselves in float64
+        Y, note = separable.apply(plan, raw, temporal.reduced_operator(M) if reduced else M, slope, inter,
+                                  dtype=np.float32 if reduced else np.float64)
+        del raw
+        if Y is None:
+            why = note
+        else:
+            taken = "separable"
+    if Y is None:
+        prepared = prepare_image(img, drop, target_affine, voxel_mask.shape, fwhm, interpolation)
+        X = np.asarray(prepared.dataobj)[voxel_mask].T.astype(np.float64)  # (T, V)
+        if not np.all(np.isfinite(X)):
+            bad = int((~np.isfinite(X)).any(axis=0).sum())
+            raise InputError(bold_path, f"{bad} voxel(s) in the analysis mask contain NaN or inf")
+        Y = clean_signals(X, C, tr, hp, lp, detrend, sample_mask, filt)
+        if reduced:
+            Y = Y - Y.mean(axis=0)
+    n_used = n_vol if sample_mask is None else len(sample_mask)
     info = dict(tr=tr, n_volumes_input=int(img.shape[3]), n_dropped=drop, n_censored=n_censored,
-                n_volumes_used=int(Y.shape[0]), preset=preset,
-                n_confounds=0 if C is None else int(C.shape[1]))
+                n_volumes_used=int(n_used), preset=preset,
+                n_confounds=0 if C is None else int(C.shape[1]), path=taken, path_reason=why)
     return Y, info
+

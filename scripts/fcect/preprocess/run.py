@@ -9,13 +9,13 @@ import os
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 
-from fcect.core.io import InputError, read_tsv, save_json, save_nifti, save_tsv
-from fcect.core.participants import read_participants
+from fcect.core.io import InputError, save_json, save_nifti
 from fcect.preprocess.denoise import PRESETS, censor_mask, denoise_scan
 from fcect.preprocess.fc import fisher_z, seed_to_voxel_r
-from fcect.preprocess.qc import decide, propagate, scan_motion
+from fcect.preprocess.table import Table
+
+# pandas and the QC modules are imported by qc_tables only: the per-scan job (denoise_and_fc) does without them
 
 
 def _files(x):
@@ -47,16 +47,18 @@ def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_t
     mask_img = nib.load(str(analysis_mask))
     amask = np.asarray(mask_img.dataobj) > 0
     smask = np.asarray(nib.load(str(seeds_img)).dataobj) > 0
-    table = read_tsv(seeds_tsv)
-    if list(table.seed_id) != list(seed_ids) or smask.shape[-1] != len(seed_ids):
+    table = Table(seeds_tsv)
+    if table.text("seed_id") != [str(s) for s in seed_ids] or smask.shape[-1] != len(seed_ids):
         raise InputError(seeds_tsv, "seed masks do not match the configured seeds table; rerun rule masks")
     union = amask | smask.any(axis=-1)
-    Y, info = denoise_scan(bold, confounds, bold_json, union, mask_img.affine, params, runs=runs)
+    # reduced: the k coordinates per run whose inner products are those of the centred cleaned series
+    Y, info = denoise_scan(bold, confounds, bold_json, union, mask_img.affine, params, runs=runs, reduced=True)
     col = np.full(amask.shape, -1, dtype=np.int64)
     col[union] = np.arange(union.sum())
     seed_cols = [col[smask[..., k]] for k in range(len(seed_ids))]
     target_cols = col[amask]
-    r, n_const = seed_to_voxel_r(Y, seed_cols, target_cols, source=bold if isinstance(bold, str) else bold[0])
+    r, n_const = seed_to_voxel_r(Y, seed_cols, target_cols, source=bold if isinstance(bold, str) else bold[0],
+                                 centre=False)
     z = fisher_z(r).astype(np.float32)
     for k, path in enumerate(out_maps):
         vol = np.zeros(amask.shape, dtype=np.float32)
@@ -75,6 +77,12 @@ def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denois
     scan's run files, judged together, :func:`fcect.preprocess.qc.scan_motion`) against the ``qc``
     thresholds, counting the volumes the ``denoise`` settings censor; exclusions propagated to the participants.
     Returns (motion table, participants with inclusion flags), written when output paths are given."""
+    import pandas as pd
+
+    from fcect.core.io import read_tsv, save_tsv
+    from fcect.core.participants import read_participants
+    from fcect.preprocess.qc import decide, propagate, scan_motion
+
     part = read_participants(participants_path, schema_path)
     rows = []
     drop = int(denoise.get("drop_volumes", 0))

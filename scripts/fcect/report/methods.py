@@ -41,6 +41,10 @@ PRESET_TEXT = {
     "scrubbing": ("the Friston 24-parameter model and the mean white-matter and cerebrospinal-fluid signals, with "
                   "censoring of high-motion volumes", ("friston24", "power2014")),
     "none": ("no nuisance regressors (detrending and band-pass filtering only)", ()),
+    "dpabi_ideal": ("the Friston 24-parameter head-motion model and the mean white-matter and cerebrospinal-fluid "
+                    "signals, with a constant and a linear trend, regressed out by least squares before band-pass "
+                    "filtering with DPABI's ideal FFT filter (zero-padded to the next power of two), in DPABI's "
+                    "order", ("friston24", "dpabi")),
 }
 # versions listed in the software paragraph, in this order
 SOFTWARE = ("python", "snakemake", "numpy", "scipy", "pandas", "nibabel", "nilearn", "scikit-learn", "statsmodels",
@@ -145,6 +149,10 @@ def denoise_paragraph(denoise: Mapping, analysis: Mapping, versions: Mapping | N
          f"{_g(d.get('high_pass'))}-{_g(d.get('low_pass'))} Hz ({d.get('filter')} filter), applied orthogonally "
          f"in one step with nilearn {_version(versions, 'nilearn')} (`signal.clean`) {ref('nilearn')}, following "
          f"DPABI defaults {ref('dpabi')}.")
+    if preset == "dpabi_ideal":  # DPABI's own order and filter, not nilearn's
+        t = t[:t.index("Nuisance regression used")] + (
+            f"Nuisance regression used {ptxt} {ref(*pcites)}, band-pass {_g(d.get('high_pass'))}-"
+            f"{_g(d.get('low_pass'))} Hz, as DPABI's y_IdealFilter computes it {ref('dpabi')}.")
     if preset == "scrubbing":
         t += (f" Volumes with framewise displacement above {_g(d.get('fd_threshold'))} mm were censored together "
               f"with {d.get('censor_neighbors', [1, 2])[0]} preceding and {d.get('censor_neighbors', [1, 2])[-1]} "

@@ -1,5 +1,7 @@
 """Seed FC and denoising against independent nilearn references, on random data."""
 
+import json
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -33,18 +35,40 @@ def _confounds(rng, T):
     return pd.DataFrame(cols)
 
 
+def _source_affine(geometry):
+    """The BOLD grid's affine: 5 mm, axis-aligned (as the simulator and fMRIPrep write), with the x axis flipped
+    (a LAS image), or rotated by 10 degrees about z (oblique)."""
+    aff = np.diag([5.0, 5.0, 5.0, 1.0])
+    aff[:3, 3] = [-40, -60, -50]
+    if geometry == "flipped":
+        aff[0, 0] = -5.0
+        aff[0, 3] = 40.0
+    elif geometry == "oblique":
+        c, s_ = np.cos(np.radians(10)), np.sin(np.radians(10))
+        aff[:2, :2] = 5.0 * np.array([[c, -s_], [s_, c]])
+    return aff
+
+
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory):
-    """A random 4-D scan on a 5 mm grid, an analysis grid at 4 mm, a cerebral mask and two seed spheres."""
+    return _write_scan(tmp_path_factory.mktemp("scan"), "aligned")
+
+
+def _write_scan(d, geometry):
+    """A random 4-D scan on a 5 mm grid, an analysis grid at 4 mm, a cerebral mask and two seed spheres. Except
+    for 'aligned', the data are zero outside a head-sized ellipsoid (sharp edges: nilearn clips the spline's
+    ringing there) and the field of view ends 12 mm below the analysis mask's top (mask voxels outside it)."""
     rng = np.random.default_rng(0)
-    d = tmp_path_factory.mktemp("scan")
     T = 70
-    src_aff = np.diag([5.0, 5.0, 5.0, 1.0])
-    src_aff[:3, 3] = [-40, -60, -50]
-    data = rng.standard_normal((17, 24, 20, T)).astype(np.float32)
+    src_aff = _source_affine(geometry)
+    shape = (17, 24, 20) if geometry == "aligned" else (17, 24, 17)
+    data = rng.standard_normal(shape + (T,)).astype(np.float32)
     from scipy import ndimage
     data = ndimage.gaussian_filter(data, (1, 1, 1, 0)) * 50 + 1000
     data += rng.standard_normal(T).astype(np.float32)[None, None, None, :] * 3
+    if geometry != "aligned":
+        xyz = nib.affines.apply_affine(src_aff, np.indices(shape).reshape(3, -1).T).reshape(shape + (3,))
+        data[((xyz / [42.0, 55.0, 48.0]) ** 2).sum(axis=-1) > 1] = 0
     bold = nib.Nifti1Image(data, src_aff)
     bold.header["pixdim"][4] = 2.0
     nib.save(bold, d / "bold.nii.gz")
@@ -95,11 +119,15 @@ def _reference(d, seeds, conf, params):
 
 @pytest.mark.parametrize("preset", ["dpabi", "scrubbing", "36p"])
 def test_fc_maps_equal_nilearn_masker_reference(scan, tmp_path, preset):
+    """Axis-aligned grids take the separable path (cleaning as a matrix before the smoothing, float32); the maps
+    equal nilearn's maskers (resample, smooth, clean, then np.corrcoef voxel by voxel) to 1e-5 in z."""
     d, seeds, conf = scan
     params = dict(PARAMS, preset=preset)
     outs = [tmp_path / f"fc_{k}.nii.gz" for k in range(len(seeds))]
     info = denoise_and_fc(d / "bold.nii.gz", d / "conf.tsv", d / "bold.json", d / "amask.nii.gz",
                           d / "seeds.nii.gz", d / "seeds.tsv", params, ["A", "B"], outs, tmp_path / "info.json")
+    assert info["path"] == "separable"
+    assert json.loads((tmp_path / "info.json").read_text())["path"] == "separable"
     ref, amask = _reference(d, seeds, conf, params)
     m = np.asarray(amask.dataobj) > 0
     ours = np.stack([np.asarray(nib.load(o).dataobj)[m] for o in outs])
@@ -107,6 +135,31 @@ def test_fc_maps_equal_nilearn_masker_reference(scan, tmp_path, preset):
     if preset == "scrubbing":
         assert info["n_censored"] > 0
         assert info["n_volumes_used"] == 70 - 3 - info["n_censored"]
+
+
+@pytest.mark.parametrize("geometry, path", [("flipped", "separable"), ("oblique", "nilearn")])
+def test_fc_maps_equal_reference_at_edges_flips_and_oblique_grids(tmp_path, geometry, path):
+    """A flipped axis-aligned grid with zero background (nilearn clips the spline's ringing at the edges; the
+    separable path must clip the same voxels and volumes) and a field of view that ends inside the smoothing
+    reach of the mask (target voxels outside it are 0 before smoothing), and an oblique grid (today's path, said
+    so in the info). Maps equal the nilearn-masker reference to 1e-5 in z."""
+    d = tmp_path / "scan"
+    d.mkdir()
+    _, seeds, conf = _write_scan(d, geometry)
+    outs = [tmp_path / f"fc_{k}.nii.gz" for k in range(len(seeds))]
+    info = denoise_and_fc(d / "bold.nii.gz", d / "conf.tsv", d / "bold.json", d / "amask.nii.gz",
+                          d / "seeds.nii.gz", d / "seeds.tsv", PARAMS, ["A", "B"], outs, tmp_path / "info.json")
+    assert info["path"] == path, info["path_reason"]
+    if path == "nilearn":
+        assert "oblique" in info["path_reason"]
+    ref, amask = _reference(d, seeds, conf, PARAMS)
+    # mask voxels out of the field of view and the smoothing's reach: a constant series (np.corrcoef: NaN), which
+    # the workflow maps to z = 0 and counts
+    const = np.isnan(ref).any(axis=0)
+    assert const.sum() > 0 and info["n_constant_voxels"] == const.sum()
+    m = np.asarray(amask.dataobj) > 0
+    ours = np.stack([np.asarray(nib.load(o).dataobj)[m] for o in outs])
+    np.testing.assert_allclose(ours, np.nan_to_num(ref, nan=0.0), atol=1e-5)
 
 
 def test_clean_equals_nilearn_signal_clean():
@@ -160,3 +213,21 @@ def test_presets_have_expected_sizes():
     assert not np.isnan(confound_matrix(conf, "dpabi")).any()
     with pytest.raises(InputError, match="global_signal"):
         confound_matrix(conf.drop(columns=["global_signal"]), "36p", "x_confounds.tsv")
+
+
+def test_dpabi_ideal_preset_same_on_both_paths(scan):
+    """Preset dpabi_ideal (regression, then DPABI's ideal band-pass) on the separable path equals the nilearn-image
+    path (resample_img + smooth_img, then the same temporal matrix) series for series; and differs clearly from
+    the dpabi preset (another order and filter)."""
+    from fcect.preprocess.denoise import denoise_scan
+    d, _, _ = scan
+    amask = nib.load(d / "amask.nii.gz")
+    m = np.asarray(amask.dataobj) > 0
+    args = (d / "bold.nii.gz", d / "conf.tsv", d / "bold.json", m, amask.affine)
+    params = dict(PARAMS, preset="dpabi_ideal")
+    fast, info = denoise_scan(*args, params)
+    slow, info_slow = denoise_scan(*args, params, path="nilearn")
+    assert (info["path"], info_slow["path"]) == ("separable", "nilearn")
+    np.testing.assert_allclose(fast, slow, atol=1e-8 * np.abs(slow).max())
+    other, _ = denoise_scan(*args, PARAMS)
+    assert np.abs(other - fast).max() > 0.05 * np.abs(fast).max()
