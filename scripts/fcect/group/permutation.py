@@ -27,9 +27,10 @@ Cluster statistics: the positive tail (t > u) and the negative tail (t < -u) are
 ``u = t.isf(p_cf / 2, dof)`` (a two-sided voxel p ``p_cf``, default 0.001) and 26-connectivity; the null
 statistic of a permutation is the maximum over both tails. Cluster extent = number of voxels; cluster mass = sum
 over the cluster of (|t| - u) (nilearn's definition). Observed maps are labelled with ``scipy.ndimage.label``;
-null maps by :func:`cluster_max_batch`, an equivalent sparse-graph labelling restricted to the analysis mask
-(``scipy.sparse.csgraph.connected_components`` on supra-threshold voxels only), batched over permutations, which
-is ~50x faster than labelling each permuted volume. TFCE null maxima: :func:`fcect.group.tfce.tfce_max_batch`.
+null maps by :func:`fcect.group.tfce.cluster_max`, a compiled union-find over the supra-threshold voxels of the
+analysis mask (same clusters). TFCE (:mod:`fcect.group.tfce`; ``tfce_steps`` chooses the definition): the observed
+map first, then the null maxima of every permuted map by :func:`fcect.group.tfce.tfce_batch`. The cluster and
+TFCE kernels run on sub-batches of ``tfce_batch`` permuted maps, in ``n_threads`` threads.
 """
 
 from __future__ import annotations
@@ -39,14 +40,14 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse, stats
-from scipy.sparse.csgraph import connected_components
+from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from fcect.core.clusters import label_clusters
 from fcect.core.vocabulary import PERMUTATION_METHODS
 from fcect.group.glm import fit, make_glm, make_rearrangements, t_from_products
-from fcect.group.tfce import Grid, tfce_max_batch
+from fcect.group.tfce import TFCE_STEPS, Grid, cluster_max
+from fcect.group.tfce import tfce_batch as _tfce_batch
 
 _RTOL = 1e-6
 
@@ -80,43 +81,6 @@ def fwe_p(observed, null, rtol=_RTOL):
     thr = obs - rtol * np.abs(obs)
     ge = null.size - np.searchsorted(null, thr, side="left")
     return (1.0 + ge) / (1.0 + null.size)
-
-
-def cluster_max_batch(T, thr, nbr_fwd):
-    """Max cluster extent and mass (over both tails) of each row of ``T`` (B x V) at |t| > thr.
-
-    ``nbr_fwd``: forward half of :func:`fcect.core.clusters.neighbor_table` (each undirected edge once)."""
-    T = np.asarray(T)
-    B, V = T.shape
-    max_size = np.zeros(B, dtype=np.int64)
-    max_mass = np.zeros(B)
-    supra = np.concatenate([T > thr, T < -thr], axis=0).ravel()   # 2B maps
-    act = np.flatnonzero(supra)
-    if act.size == 0:
-        return max_size, max_mass
-    absT = np.abs(np.concatenate([T, T], axis=0)).ravel()
-    w = absT[act] - thr
-    mA = act // V
-    vA = act - mA * V
-    pos = np.full(supra.size, -1, dtype=np.int64)
-    pos[act] = np.arange(act.size)
-    nb = nbr_fwd[vA]
-    ok = nb >= 0
-    g2 = np.where(ok, nb + (mA * V)[:, None], 0)
-    ok &= supra[g2]
-    r_, c_ = np.nonzero(ok)
-    dst = pos[g2[r_, c_]]
-    na = act.size
-    graph = sparse.csr_matrix((np.ones(r_.size, dtype=np.int8), (r_, dst)), shape=(na, na))
-    ncomp, lab = connected_components(graph, directed=True, connection="weak")
-    sizes = np.bincount(lab, minlength=ncomp)
-    masses = np.bincount(lab, weights=w, minlength=ncomp)
-    cmap = np.zeros(ncomp, dtype=np.int64)
-    cmap[lab] = mA
-    perm_of = cmap % B
-    np.maximum.at(max_size, perm_of, sizes)
-    np.maximum.at(max_mass, perm_of, masses)
-    return max_size, max_mass
 
 
 def _auto_chunk(V, ncols, budget_bytes=128 * 2**20):
@@ -155,18 +119,36 @@ def _maxt_refined(T, G, Rb, Yr64, dof, scheme):
     return np.abs(t_from_products(prod[:, 0], np.sum(prod[:, 1:] ** 2, axis=1), dof))
 
 
-def _tfce_null(T, grid, E, H, tfce_batch, pool):
-    """TFCE maxima of the rows of ``T``, in sub-batches of ``tfce_batch`` (in parallel with a thread ``pool``)."""
+def _spatial_null(T, grid, thr_t, methods, tfce_kw, batch, pool):
+    """Null maxima of the cluster and TFCE methods for the rows of ``T``, in sub-batches of ``batch`` rows (in
+    parallel with a thread ``pool``; the compiled kernels release the GIL). Returns (dict method -> (B,),
+    seconds of cluster labelling, seconds of TFCE) (CPU seconds summed over the threads)."""
     B = T.shape[0]
-    sub = max(1, min(B, tfce_batch))
+    sub = max(1, min(B, batch))
     starts_q = list(range(0, B, sub))
+    clus = thr_t is not None
+    do_tfce = "tfce" in methods
 
     def _one(q0):
-        return tfce_max_batch(T[q0:min(B, q0 + sub)], grid, E, H)
+        Tq = T[q0:min(B, q0 + sub)]
+        t0 = time.thread_time()
+        sizes = masses = tf = None
+        if clus:
+            sizes, masses = cluster_max(Tq, grid, thr_t)
+        t1 = time.thread_time()
+        if do_tfce:
+            tf = _tfce_batch(Tq, grid, **tfce_kw)
+        return sizes, masses, tf, t1 - t0, time.thread_time() - t1
 
-    if pool is not None and len(starts_q) > 1:   # numpy releases the GIL in the gathers
-        return np.concatenate(list(pool.map(_one, starts_q)))
-    return np.concatenate([_one(q0) for q0 in starts_q])
+    parts = list(pool.map(_one, starts_q)) if (pool is not None and len(starts_q) > 1) else \
+        [_one(q0) for q0 in starts_q]
+    out = {}
+    if clus:
+        out["cluster_extent"] = np.concatenate([q[0] for q in parts])
+        out["cluster_mass"] = np.concatenate([q[1] for q in parts])
+    if do_tfce:
+        out["tfce"] = np.concatenate([q[2] for q in parts])
+    return out, sum(q[3] for q in parts), sum(q[4] for q in parts)
 
 
 def permutation_inference(
@@ -190,6 +172,7 @@ def permutation_inference(
     n_threads=None,
     effect_size="auto",
     tfce_batch=32,
+    tfce_steps="per_map_dh",
 ):
     """Two-sided permutation inference for one contrast over the voxels of ``mask``.
 
@@ -203,8 +186,11 @@ def permutation_inference(
     scheme : 'permute' (Freedman-Lane), 'signflip', or 'auto' (sign flips when ``tested`` is constant).
     rearrangements : explicit (n_perm, n) permutation indices (design rows reordered as ``design[p]``) or signs.
     random_state : int or numpy Generator (``numpy.random.default_rng``).
-    n_threads : BLAS threads, and threads computing TFCE null maxima in parallel (None: library defaults, serial).
+    n_threads : BLAS threads, and threads computing the cluster and TFCE null maxima in parallel (None: library
+        defaults, serial).
     dtype : float32 (default) or float64 for the permuted statistics.
+    tfce_steps : TFCE thresholds and scale, one of :data:`fcect.group.tfce.TFCE_STEPS` (see :mod:`fcect.group.tfce`).
+    tfce_batch : rows per call of the compiled cluster / TFCE kernels (one thread each).
     """
     t_start = time.perf_counter()
     methods = tuple(methods)
@@ -229,6 +215,8 @@ def permutation_inference(
         scheme = "signflip" if np.ptp(x) == 0 else "permute"
     if scheme not in ("permute", "signflip"):
         raise ValueError(f"unknown scheme {scheme!r}")
+    if tfce_steps not in TFCE_STEPS:
+        raise ValueError(f"unknown tfce_steps {tfce_steps!r}; expected one of {TFCE_STEPS}")
 
     glm = make_glm(x, confounds)
     obs = fit(Y, glm)
@@ -255,19 +243,26 @@ def permutation_inference(
     thr_t = None
     if any(m in methods for m in ("cluster_extent", "cluster_mass")):
         thr_t = float(stats.t.isf(cluster_forming_p / 2.0, glm.dof))
-    grid = nbr_fwd = None
+    grid = None
     if need_space:
         grid = Grid(mask, connectivity)
-        nbr = grid.neighbor_table()
-        nbr_fwd = np.ascontiguousarray(nbr[:, : nbr.shape[1] // 2])
+    tfce_kw = {"E": tfce_E, "H": tfce_H, "steps": tfce_steps}
+    tfce_obs = None
+    if "tfce" in methods:
+        # observed map first: with observed_thresholds its max|t| sets the steps of every permuted map
+        _, tfm = _tfce_batch(t_obs[None, :], grid, voxelwise=True, **tfce_kw)
+        tfce_obs = tfm[0]
+        if tfce_steps == "observed_thresholds":
+            tfce_kw["observed_max"] = float(np.max(np.abs(t_obs))) if V else 0.0
 
     null = {m: np.zeros(n_done) for m in methods}
     chunk_size_auto = chunk_size is None
     if chunk_size is None:
         chunk_size = _auto_chunk(V, G.shape[1])
-    timings = {"gemm_t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0}
+    timings = {"gemm_t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0, "spatial_wall": 0.0}
+    spatial = thr_t is not None or "tfce" in methods
     pool = None
-    if n_threads and n_threads > 1 and "tfce" in methods:
+    if n_threads and n_threads > 1 and spatial:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(int(n_threads))
@@ -283,18 +278,15 @@ def permutation_inference(
                 t0 = time.perf_counter()
                 null["maxt"][s0:s0 + B] = _maxt_refined(T, G, Rb, Yr64, glm.dof, scheme)
                 timings["maxt_refine"] += time.perf_counter() - t0
-            if thr_t is not None:
+            if spatial:
                 t0 = time.perf_counter()
-                ms, mm = cluster_max_batch(T, thr_t, nbr_fwd)
-                if "cluster_extent" in methods:
-                    null["cluster_extent"][s0:s0 + B] = ms
-                if "cluster_mass" in methods:
-                    null["cluster_mass"][s0:s0 + B] = mm
-                timings["cluster"] += time.perf_counter() - t0
-            if "tfce" in methods:
-                t0 = time.perf_counter()
-                null["tfce"][s0:s0 + B] = _tfce_null(T, grid, tfce_E, tfce_H, tfce_batch, pool)
-                timings["tfce"] += time.perf_counter() - t0
+                sp, t_cl, t_tf = _spatial_null(T, grid, thr_t, methods, tfce_kw, tfce_batch, pool)
+                for m, v in sp.items():
+                    if m in methods:
+                        null[m][s0:s0 + B] = v
+                timings["cluster"] += t_cl
+                timings["tfce"] += t_tf
+                timings["spatial_wall"] += time.perf_counter() - t0
 
     if pool is not None:
         pool.shutdown()
@@ -306,6 +298,7 @@ def permutation_inference(
     if n_done == 0:
         for m in methods:
             res.p_fwe[m] = np.ones(V)
+        res.tfce = tfce_obs
         return res
     if "maxt" in methods:
         res.p_fwe["maxt"] = np.where(valid, fwe_p(np.abs(t_obs), null["maxt"]), 1.0)
@@ -313,9 +306,7 @@ def permutation_inference(
     if thr_t is not None:
         _observed_clusters(res, mask, thr_t, connectivity, methods)
     if "tfce" in methods:
-        # same values as tfce_map (dense, nilearn's algorithm), ~15x faster
-        _, tfm = tfce_max_batch(t_obs[None, :], grid, tfce_E, tfce_H, voxelwise=True)
-        res.tfce = tfm[0]
+        res.tfce = tfce_obs          # equal to tfce_map (dense, one ndimage.label per threshold)
         res.p_fwe["tfce"] = np.where(valid, fwe_p(np.abs(res.tfce), null["tfce"]), 1.0)
     res.timings["total"] = time.perf_counter() - t_start
     return res
