@@ -39,6 +39,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 from scipy import stats
 from threadpoolctl import threadpool_limits
@@ -87,8 +88,9 @@ def _auto_chunk(V, ncols, budget_bytes=128 * 2**20):
     return int(max(1, min(256, budget_bytes // max(1, 4 * V * max(ncols, 1) * 2))))
 
 
-def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
-    """t maps (B x V, ``dtype``) of a chunk of rearrangements ``Rb`` of the varying design columns ``Gd``."""
+def _products(Gd, Rb, Yr, scheme, dtype):
+    """C = [R g, R Q]' Y_r (B x c x V, ``dtype``) for a chunk of rearrangements ``Rb`` of the varying design
+    columns ``Gd``: one BLAS matrix product."""
     B = Rb.shape[0]
     n, c = Gd.shape
     if scheme == "permute":
@@ -96,11 +98,45 @@ def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
     else:
         Gb = Gd[None, :, :] * Rb[:, :, None].astype(dtype)
     Mt = np.ascontiguousarray(Gb.transpose(0, 2, 1).reshape(B * c, n))
-    C = (Mt @ Yr).reshape(B, c, Yr.shape[1])
+    return (Mt @ Yr).reshape(B, c, Yr.shape[1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _t_rows(C, dof, one, tiny, T, jmax):
+    """t = a sqrt(dof / max(1 - a^2 - |b|^2, tiny)) of every row (a = C[:, 0], b = C[:, 1:]) into ``T``, and the
+    first arg-max of |t| of each row into ``jmax``. The operations of :func:`_permuted_t` in the same order and
+    precision (``dof``, ``one``, ``tiny``: scalars of C's dtype), so the values are the same bit for bit."""
+    B, c, V = C.shape
+    for b in range(B):
+        best = -1.0
+        jb = 0
+        for v in range(V):
+            a = C[b, 0, v]
+            s = a * a
+            for jc in range(1, c):
+                x = C[b, jc, v]
+                s = s + x * x
+            s = one - s
+            if s < tiny:
+                s = tiny
+            s = dof / s
+            t = np.sqrt(s) * a
+            T[b, v] = t
+            at = abs(t)
+            if at > best:
+                best = at
+                jb = v
+        jmax[b] = jb
+
+
+def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
+    """t maps (B x V, ``dtype``) of a chunk of rearrangements ``Rb`` of the varying design columns ``Gd`` (numpy;
+    the engine computes the same values with :func:`_t_rows`)."""
+    C = _products(Gd, Rb, Yr, scheme, dtype)
     # t = a sqrt(dof / (1 - a^2 - |b|^2)), in place (invalid voxels have Yr = 0, hence t = 0)
     a = C[:, 0, :]
     T = np.multiply(a, a)
-    for jc in range(1, c):
+    for jc in range(1, C.shape[1]):
         T += C[:, jc, :] * C[:, jc, :]
     np.subtract(1.0, T, out=T)
     np.maximum(T, np.finfo(dtype).tiny, out=T)
@@ -110,35 +146,39 @@ def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
     return T
 
 
-def _maxt_refined(T, G, Rb, Yr64, dof, scheme):
-    """max |t| of each row of ``T``, recomputed in float64 at its arg-max voxel."""
-    j = np.argmax(np.abs(T), axis=1)
+def _maxt_refined(j, G, Rb, Yr64, dof, scheme):
+    """max |t| of each permuted map, recomputed in float64 at its arg-max voxel ``j`` (B,)."""
     G64 = G[Rb] if scheme == "permute" else G[None] * Rb[:, :, None]
     cols = Yr64[:, j].T                          # (B, n)
     prod = np.einsum("bnc,bn->bc", G64, cols)
     return np.abs(t_from_products(prod[:, 0], np.sum(prod[:, 1:] ** 2, axis=1), dof))
 
 
-def _spatial_null(T, grid, thr_t, methods, tfce_kw, batch, pool):
-    """Null maxima of the cluster and TFCE methods for the rows of ``T``, in sub-batches of ``batch`` rows (in
-    parallel with a thread ``pool``; the compiled kernels release the GIL). Returns (dict method -> (B,),
-    seconds of cluster labelling, seconds of TFCE) (CPU seconds summed over the threads)."""
-    B = T.shape[0]
+def _chunk_null(C, dof, grid, thr_t, methods, tfce_kw, batch, pool):
+    """From the products C of a chunk (B x c x V): the t maps, their arg-max |t|, and the null maxima of the
+    cluster and TFCE methods, in sub-batches of ``batch`` rows (in parallel with a thread ``pool``; the compiled
+    kernels release the GIL). Returns (jmax (B,), dict method -> (B,), dict of thread CPU seconds)."""
+    B, c, V = C.shape
+    dt = C.dtype.type
+    T = np.empty((B, V), dtype=C.dtype)
+    jmax = np.zeros(B, dtype=np.int64)
     sub = max(1, min(B, batch))
     starts_q = list(range(0, B, sub))
     clus = thr_t is not None
     do_tfce = "tfce" in methods
 
     def _one(q0):
-        Tq = T[q0:min(B, q0 + sub)]
+        q1 = min(B, q0 + sub)
         t0 = time.thread_time()
+        _t_rows(C[q0:q1], dt(dof), dt(1.0), dt(np.finfo(C.dtype).tiny), T[q0:q1], jmax[q0:q1])
+        t1 = time.thread_time()
         sizes = masses = tf = None
         if clus:
-            sizes, masses = cluster_max(Tq, grid, thr_t)
-        t1 = time.thread_time()
+            sizes, masses = cluster_max(T[q0:q1], grid, thr_t)
+        t2 = time.thread_time()
         if do_tfce:
-            tf = _tfce_batch(Tq, grid, **tfce_kw)
-        return sizes, masses, tf, t1 - t0, time.thread_time() - t1
+            tf = _tfce_batch(T[q0:q1], grid, **tfce_kw)
+        return sizes, masses, tf, (t1 - t0, t2 - t1, time.thread_time() - t2)
 
     parts = list(pool.map(_one, starts_q)) if (pool is not None and len(starts_q) > 1) else \
         [_one(q0) for q0 in starts_q]
@@ -148,7 +188,8 @@ def _spatial_null(T, grid, thr_t, methods, tfce_kw, batch, pool):
         out["cluster_mass"] = np.concatenate([q[1] for q in parts])
     if do_tfce:
         out["tfce"] = np.concatenate([q[2] for q in parts])
-    return out, sum(q[3] for q in parts), sum(q[4] for q in parts)
+    secs = {k: sum(q[3][i] for q in parts) for i, k in enumerate(("t", "cluster", "tfce"))}
+    return jmax, out, secs
 
 
 def permutation_inference(
@@ -259,34 +300,36 @@ def permutation_inference(
     chunk_size_auto = chunk_size is None
     if chunk_size is None:
         chunk_size = _auto_chunk(V, G.shape[1])
-    timings = {"gemm_t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0, "spatial_wall": 0.0}
-    spatial = thr_t is not None or "tfce" in methods
+    # seconds: gemm, maxt_refine, after_gemm_wall: wall; gemm_cpu: process CPU; t, cluster, tfce: thread CPU
+    timings = {"gemm": 0.0, "gemm_cpu": 0.0, "t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0,
+               "after_gemm_wall": 0.0}
     pool = None
-    if n_threads and n_threads > 1 and spatial:
+    if n_threads and n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(int(n_threads))
         chunk_size = max(chunk_size, int(n_threads) * tfce_batch) if chunk_size_auto else chunk_size
     with threadpool_limits(limits=n_threads, user_api="blas") if n_threads else contextlib.nullcontext():
         for s0 in range(0, n_done, chunk_size):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             Rb = R[s0:s0 + chunk_size]
             B = Rb.shape[0]
-            T = _permuted_t(Gd, Rb, Yr, glm.dof, scheme, dtype)
-            timings["gemm_t"] += time.perf_counter() - t0
+            C = _products(Gd, Rb, Yr, scheme, dtype)
+            t1 = time.perf_counter()
+            timings["gemm"] += t1 - t0
+            timings["gemm_cpu"] += time.process_time() - c0
+            jmax, sp, secs = _chunk_null(C, glm.dof, grid, thr_t, methods, tfce_kw, tfce_batch, pool)
+            del C
+            for m, v in sp.items():
+                if m in methods:
+                    null[m][s0:s0 + B] = v
+            for k, v in secs.items():
+                timings[k] += v
+            t2 = time.perf_counter()
             if "maxt" in methods:
-                t0 = time.perf_counter()
-                null["maxt"][s0:s0 + B] = _maxt_refined(T, G, Rb, Yr64, glm.dof, scheme)
-                timings["maxt_refine"] += time.perf_counter() - t0
-            if spatial:
-                t0 = time.perf_counter()
-                sp, t_cl, t_tf = _spatial_null(T, grid, thr_t, methods, tfce_kw, tfce_batch, pool)
-                for m, v in sp.items():
-                    if m in methods:
-                        null[m][s0:s0 + B] = v
-                timings["cluster"] += t_cl
-                timings["tfce"] += t_tf
-                timings["spatial_wall"] += time.perf_counter() - t0
+                null["maxt"][s0:s0 + B] = _maxt_refined(jmax, G, Rb, Yr64, glm.dof, scheme)
+            timings["maxt_refine"] += time.perf_counter() - t2
+            timings["after_gemm_wall"] += time.perf_counter() - t1
 
     if pool is not None:
         pool.shutdown()
