@@ -5,8 +5,8 @@ spherical mask on a small grid. A method makes a family-wise error when any voxe
 alpha = 0.05. The test passes when the number of errors out of 200 lies in the central 95% binomial interval
 around 5% (scipy.stats.binom.interval(0.95, 200, 0.05) = [4, 16], i.e. 2%-8%). With n_perm = 19 the exact
 level of a permutation test is floor(0.05 * 20) / 20 = 5% (significant only when no null maximum reaches the
-observed one). Rates are printed (pytest -s) and attached to the
-test report as user properties.
+observed one). TFCE is checked with each definition of ``group.tfce_steps`` (per_map_dh, the default, as "tfce";
+observed_thresholds; nilearn). Rates are printed (pytest -s) and attached to the test report as user properties.
 
 A negative control (uncorrected voxel-wise p < 0.05) shows that the check can fail.
 """
@@ -47,7 +47,7 @@ def _run_permutation_design(design):
     n = 20
     grp = np.r_[np.ones(10), np.zeros(10)]
     hits = {m: 0 for m in vocabulary.PERMUTATION_METHODS}
-    hits["uncorrected"] = 0
+    hits.update({"tfce_observed_thresholds": 0, "tfce_nilearn": 0, "uncorrected": 0})
     for ds in range(N_DATASETS):
         rng = np.random.default_rng(10_000 + ds)
         Y = _null(rng, n, shape, 1.2)[:, mask]
@@ -60,6 +60,11 @@ def _run_permutation_design(design):
                                               cluster_forming_p=0.01, chunk_size=19, tfce_batch=19)
         for m in vocabulary.PERMUTATION_METHODS:
             hits[m] += int(r.p_fwe[m].min() <= ALPHA)
+        # the other TFCE definitions (group.tfce_steps; the default per_map_dh is "tfce" above), same permutations
+        for steps in ("observed_thresholds", "nilearn"):
+            r2 = permutation.permutation_inference(Y, x, Z, mask=mask, methods=("tfce",), n_perm=19,
+                                                   random_state=ds, chunk_size=19, tfce_batch=19, tfce_steps=steps)
+            hits[f"tfce_{steps}"] += int(r2.p_fwe["tfce"].min() <= ALPHA)
         hits["uncorrected"] += int((2 * stats.t.sf(np.abs(r.t), r.dof)).min() <= ALPHA)
     return hits
 

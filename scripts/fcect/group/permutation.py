@@ -27,9 +27,10 @@ Cluster statistics: the positive tail (t > u) and the negative tail (t < -u) are
 ``u = t.isf(p_cf / 2, dof)`` (a two-sided voxel p ``p_cf``, default 0.001) and 26-connectivity; the null
 statistic of a permutation is the maximum over both tails. Cluster extent = number of voxels; cluster mass = sum
 over the cluster of (|t| - u) (nilearn's definition). Observed maps are labelled with ``scipy.ndimage.label``;
-null maps by :func:`cluster_max_batch`, an equivalent sparse-graph labelling restricted to the analysis mask
-(``scipy.sparse.csgraph.connected_components`` on supra-threshold voxels only), batched over permutations, which
-is ~50x faster than labelling each permuted volume. TFCE null maxima: :func:`fcect.group.tfce.tfce_max_batch`.
+null maps by :func:`fcect.group.tfce.cluster_max`, a compiled union-find over the supra-threshold voxels of the
+analysis mask (same clusters). TFCE (:mod:`fcect.group.tfce`; ``tfce_steps`` chooses the definition): the observed
+map first, then the null maxima of every permuted map by :func:`fcect.group.tfce.tfce_batch`. The cluster and
+TFCE kernels run on sub-batches of ``tfce_batch`` permuted maps, in ``n_threads`` threads.
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
-from scipy import sparse, stats
-from scipy.sparse.csgraph import connected_components
+from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from fcect.core.clusters import label_clusters
 from fcect.core.vocabulary import PERMUTATION_METHODS
 from fcect.group.glm import fit, make_glm, make_rearrangements, t_from_products
-from fcect.group.tfce import Grid, tfce_max_batch
+from fcect.group.tfce import TFCE_STEPS, Grid, cluster_max
+from fcect.group.tfce import tfce_batch as _tfce_batch
 
 _RTOL = 1e-6
 
@@ -82,49 +84,13 @@ def fwe_p(observed, null, rtol=_RTOL):
     return (1.0 + ge) / (1.0 + null.size)
 
 
-def cluster_max_batch(T, thr, nbr_fwd):
-    """Max cluster extent and mass (over both tails) of each row of ``T`` (B x V) at |t| > thr.
-
-    ``nbr_fwd``: forward half of :func:`fcect.core.clusters.neighbor_table` (each undirected edge once)."""
-    T = np.asarray(T)
-    B, V = T.shape
-    max_size = np.zeros(B, dtype=np.int64)
-    max_mass = np.zeros(B)
-    supra = np.concatenate([T > thr, T < -thr], axis=0).ravel()   # 2B maps
-    act = np.flatnonzero(supra)
-    if act.size == 0:
-        return max_size, max_mass
-    absT = np.abs(np.concatenate([T, T], axis=0)).ravel()
-    w = absT[act] - thr
-    mA = act // V
-    vA = act - mA * V
-    pos = np.full(supra.size, -1, dtype=np.int64)
-    pos[act] = np.arange(act.size)
-    nb = nbr_fwd[vA]
-    ok = nb >= 0
-    g2 = np.where(ok, nb + (mA * V)[:, None], 0)
-    ok &= supra[g2]
-    r_, c_ = np.nonzero(ok)
-    dst = pos[g2[r_, c_]]
-    na = act.size
-    graph = sparse.csr_matrix((np.ones(r_.size, dtype=np.int8), (r_, dst)), shape=(na, na))
-    ncomp, lab = connected_components(graph, directed=True, connection="weak")
-    sizes = np.bincount(lab, minlength=ncomp)
-    masses = np.bincount(lab, weights=w, minlength=ncomp)
-    cmap = np.zeros(ncomp, dtype=np.int64)
-    cmap[lab] = mA
-    perm_of = cmap % B
-    np.maximum.at(max_size, perm_of, sizes)
-    np.maximum.at(max_mass, perm_of, masses)
-    return max_size, max_mass
-
-
 def _auto_chunk(V, ncols, budget_bytes=128 * 2**20):
     return int(max(1, min(256, budget_bytes // max(1, 4 * V * max(ncols, 1) * 2))))
 
 
-def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
-    """t maps (B x V, ``dtype``) of a chunk of rearrangements ``Rb`` of the varying design columns ``Gd``."""
+def _products(Gd, Rb, Yr, scheme, dtype):
+    """C = [R g, R Q]' Y_r (B x c x V, ``dtype``) for a chunk of rearrangements ``Rb`` of the varying design
+    columns ``Gd``: one BLAS matrix product."""
     B = Rb.shape[0]
     n, c = Gd.shape
     if scheme == "permute":
@@ -132,11 +98,45 @@ def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
     else:
         Gb = Gd[None, :, :] * Rb[:, :, None].astype(dtype)
     Mt = np.ascontiguousarray(Gb.transpose(0, 2, 1).reshape(B * c, n))
-    C = (Mt @ Yr).reshape(B, c, Yr.shape[1])
+    return (Mt @ Yr).reshape(B, c, Yr.shape[1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _t_rows(C, dof, one, tiny, T, jmax):
+    """t = a sqrt(dof / max(1 - a^2 - |b|^2, tiny)) of every row (a = C[:, 0], b = C[:, 1:]) into ``T``, and the
+    first arg-max of |t| of each row into ``jmax``. The operations of :func:`_permuted_t` in the same order and
+    precision (``dof``, ``one``, ``tiny``: scalars of C's dtype), so the values are the same bit for bit."""
+    B, c, V = C.shape
+    for b in range(B):
+        best = -1.0
+        jb = 0
+        for v in range(V):
+            a = C[b, 0, v]
+            s = a * a
+            for jc in range(1, c):
+                x = C[b, jc, v]
+                s = s + x * x
+            s = one - s
+            if s < tiny:
+                s = tiny
+            s = dof / s
+            t = np.sqrt(s) * a
+            T[b, v] = t
+            at = abs(t)
+            if at > best:
+                best = at
+                jb = v
+        jmax[b] = jb
+
+
+def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
+    """t maps (B x V, ``dtype``) of a chunk of rearrangements ``Rb`` of the varying design columns ``Gd`` (numpy;
+    the engine computes the same values with :func:`_t_rows`)."""
+    C = _products(Gd, Rb, Yr, scheme, dtype)
     # t = a sqrt(dof / (1 - a^2 - |b|^2)), in place (invalid voxels have Yr = 0, hence t = 0)
     a = C[:, 0, :]
     T = np.multiply(a, a)
-    for jc in range(1, c):
+    for jc in range(1, C.shape[1]):
         T += C[:, jc, :] * C[:, jc, :]
     np.subtract(1.0, T, out=T)
     np.maximum(T, np.finfo(dtype).tiny, out=T)
@@ -146,27 +146,50 @@ def _permuted_t(Gd, Rb, Yr, dof, scheme, dtype):
     return T
 
 
-def _maxt_refined(T, G, Rb, Yr64, dof, scheme):
-    """max |t| of each row of ``T``, recomputed in float64 at its arg-max voxel."""
-    j = np.argmax(np.abs(T), axis=1)
+def _maxt_refined(j, G, Rb, Yr64, dof, scheme):
+    """max |t| of each permuted map, recomputed in float64 at its arg-max voxel ``j`` (B,)."""
     G64 = G[Rb] if scheme == "permute" else G[None] * Rb[:, :, None]
     cols = Yr64[:, j].T                          # (B, n)
     prod = np.einsum("bnc,bn->bc", G64, cols)
     return np.abs(t_from_products(prod[:, 0], np.sum(prod[:, 1:] ** 2, axis=1), dof))
 
 
-def _tfce_null(T, grid, E, H, tfce_batch, pool):
-    """TFCE maxima of the rows of ``T``, in sub-batches of ``tfce_batch`` (in parallel with a thread ``pool``)."""
-    B = T.shape[0]
-    sub = max(1, min(B, tfce_batch))
+def _chunk_null(C, dof, grid, thr_t, methods, tfce_kw, batch, pool):
+    """From the products C of a chunk (B x c x V): the t maps, their arg-max |t|, and the null maxima of the
+    cluster and TFCE methods, in sub-batches of ``batch`` rows (in parallel with a thread ``pool``; the compiled
+    kernels release the GIL). Returns (jmax (B,), dict method -> (B,), dict of thread CPU seconds)."""
+    B, c, V = C.shape
+    dt = C.dtype.type
+    T = np.empty((B, V), dtype=C.dtype)
+    jmax = np.zeros(B, dtype=np.int64)
+    sub = max(1, min(B, batch))
     starts_q = list(range(0, B, sub))
+    clus = thr_t is not None
+    do_tfce = "tfce" in methods
 
     def _one(q0):
-        return tfce_max_batch(T[q0:min(B, q0 + sub)], grid, E, H)
+        q1 = min(B, q0 + sub)
+        t0 = time.thread_time()
+        _t_rows(C[q0:q1], dt(dof), dt(1.0), dt(np.finfo(C.dtype).tiny), T[q0:q1], jmax[q0:q1])
+        t1 = time.thread_time()
+        sizes = masses = tf = None
+        if clus:
+            sizes, masses = cluster_max(T[q0:q1], grid, thr_t)
+        t2 = time.thread_time()
+        if do_tfce:
+            tf = _tfce_batch(T[q0:q1], grid, **tfce_kw)
+        return sizes, masses, tf, (t1 - t0, t2 - t1, time.thread_time() - t2)
 
-    if pool is not None and len(starts_q) > 1:   # numpy releases the GIL in the gathers
-        return np.concatenate(list(pool.map(_one, starts_q)))
-    return np.concatenate([_one(q0) for q0 in starts_q])
+    parts = list(pool.map(_one, starts_q)) if (pool is not None and len(starts_q) > 1) else \
+        [_one(q0) for q0 in starts_q]
+    out = {}
+    if clus:
+        out["cluster_extent"] = np.concatenate([q[0] for q in parts])
+        out["cluster_mass"] = np.concatenate([q[1] for q in parts])
+    if do_tfce:
+        out["tfce"] = np.concatenate([q[2] for q in parts])
+    secs = {k: sum(q[3][i] for q in parts) for i, k in enumerate(("t", "cluster", "tfce"))}
+    return jmax, out, secs
 
 
 def permutation_inference(
@@ -190,6 +213,7 @@ def permutation_inference(
     n_threads=None,
     effect_size="auto",
     tfce_batch=32,
+    tfce_steps="per_map_dh",
 ):
     """Two-sided permutation inference for one contrast over the voxels of ``mask``.
 
@@ -203,8 +227,11 @@ def permutation_inference(
     scheme : 'permute' (Freedman-Lane), 'signflip', or 'auto' (sign flips when ``tested`` is constant).
     rearrangements : explicit (n_perm, n) permutation indices (design rows reordered as ``design[p]``) or signs.
     random_state : int or numpy Generator (``numpy.random.default_rng``).
-    n_threads : BLAS threads, and threads computing TFCE null maxima in parallel (None: library defaults, serial).
+    n_threads : BLAS threads, and threads computing the cluster and TFCE null maxima in parallel (None: library
+        defaults, serial).
     dtype : float32 (default) or float64 for the permuted statistics.
+    tfce_steps : TFCE thresholds and scale, one of :data:`fcect.group.tfce.TFCE_STEPS` (see :mod:`fcect.group.tfce`).
+    tfce_batch : rows per call of the compiled cluster / TFCE kernels (one thread each).
     """
     t_start = time.perf_counter()
     methods = tuple(methods)
@@ -229,6 +256,8 @@ def permutation_inference(
         scheme = "signflip" if np.ptp(x) == 0 else "permute"
     if scheme not in ("permute", "signflip"):
         raise ValueError(f"unknown scheme {scheme!r}")
+    if tfce_steps not in TFCE_STEPS:
+        raise ValueError(f"unknown tfce_steps {tfce_steps!r}; expected one of {TFCE_STEPS}")
 
     glm = make_glm(x, confounds)
     obs = fit(Y, glm)
@@ -255,46 +284,52 @@ def permutation_inference(
     thr_t = None
     if any(m in methods for m in ("cluster_extent", "cluster_mass")):
         thr_t = float(stats.t.isf(cluster_forming_p / 2.0, glm.dof))
-    grid = nbr_fwd = None
+    grid = None
     if need_space:
         grid = Grid(mask, connectivity)
-        nbr = grid.neighbor_table()
-        nbr_fwd = np.ascontiguousarray(nbr[:, : nbr.shape[1] // 2])
+    tfce_kw = {"E": tfce_E, "H": tfce_H, "steps": tfce_steps}
+    tfce_obs = None
+    if "tfce" in methods:
+        # observed map first: with observed_thresholds its max|t| sets the steps of every permuted map
+        _, tfm = _tfce_batch(t_obs[None, :], grid, voxelwise=True, **tfce_kw)
+        tfce_obs = tfm[0]
+        if tfce_steps == "observed_thresholds":
+            tfce_kw["observed_max"] = float(np.max(np.abs(t_obs))) if V else 0.0
 
     null = {m: np.zeros(n_done) for m in methods}
     chunk_size_auto = chunk_size is None
     if chunk_size is None:
         chunk_size = _auto_chunk(V, G.shape[1])
-    timings = {"gemm_t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0}
+    # seconds: gemm, maxt_refine, after_gemm_wall: wall; gemm_cpu: process CPU; t, cluster, tfce: thread CPU
+    timings = {"gemm": 0.0, "gemm_cpu": 0.0, "t": 0.0, "maxt_refine": 0.0, "cluster": 0.0, "tfce": 0.0,
+               "after_gemm_wall": 0.0}
     pool = None
-    if n_threads and n_threads > 1 and "tfce" in methods:
+    if n_threads and n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(int(n_threads))
         chunk_size = max(chunk_size, int(n_threads) * tfce_batch) if chunk_size_auto else chunk_size
     with threadpool_limits(limits=n_threads, user_api="blas") if n_threads else contextlib.nullcontext():
         for s0 in range(0, n_done, chunk_size):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             Rb = R[s0:s0 + chunk_size]
             B = Rb.shape[0]
-            T = _permuted_t(Gd, Rb, Yr, glm.dof, scheme, dtype)
-            timings["gemm_t"] += time.perf_counter() - t0
+            C = _products(Gd, Rb, Yr, scheme, dtype)
+            t1 = time.perf_counter()
+            timings["gemm"] += t1 - t0
+            timings["gemm_cpu"] += time.process_time() - c0
+            jmax, sp, secs = _chunk_null(C, glm.dof, grid, thr_t, methods, tfce_kw, tfce_batch, pool)
+            del C
+            for m, v in sp.items():
+                if m in methods:
+                    null[m][s0:s0 + B] = v
+            for k, v in secs.items():
+                timings[k] += v
+            t2 = time.perf_counter()
             if "maxt" in methods:
-                t0 = time.perf_counter()
-                null["maxt"][s0:s0 + B] = _maxt_refined(T, G, Rb, Yr64, glm.dof, scheme)
-                timings["maxt_refine"] += time.perf_counter() - t0
-            if thr_t is not None:
-                t0 = time.perf_counter()
-                ms, mm = cluster_max_batch(T, thr_t, nbr_fwd)
-                if "cluster_extent" in methods:
-                    null["cluster_extent"][s0:s0 + B] = ms
-                if "cluster_mass" in methods:
-                    null["cluster_mass"][s0:s0 + B] = mm
-                timings["cluster"] += time.perf_counter() - t0
-            if "tfce" in methods:
-                t0 = time.perf_counter()
-                null["tfce"][s0:s0 + B] = _tfce_null(T, grid, tfce_E, tfce_H, tfce_batch, pool)
-                timings["tfce"] += time.perf_counter() - t0
+                null["maxt"][s0:s0 + B] = _maxt_refined(jmax, G, Rb, Yr64, glm.dof, scheme)
+            timings["maxt_refine"] += time.perf_counter() - t2
+            timings["after_gemm_wall"] += time.perf_counter() - t1
 
     if pool is not None:
         pool.shutdown()
@@ -306,6 +341,7 @@ def permutation_inference(
     if n_done == 0:
         for m in methods:
             res.p_fwe[m] = np.ones(V)
+        res.tfce = tfce_obs
         return res
     if "maxt" in methods:
         res.p_fwe["maxt"] = np.where(valid, fwe_p(np.abs(t_obs), null["maxt"]), 1.0)
@@ -313,9 +349,7 @@ def permutation_inference(
     if thr_t is not None:
         _observed_clusters(res, mask, thr_t, connectivity, methods)
     if "tfce" in methods:
-        # same values as tfce_map (dense, nilearn's algorithm), ~15x faster
-        _, tfm = tfce_max_batch(t_obs[None, :], grid, tfce_E, tfce_H, voxelwise=True)
-        res.tfce = tfm[0]
+        res.tfce = tfce_obs          # equal to tfce_map (dense, one ndimage.label per threshold)
         res.p_fwe["tfce"] = np.where(valid, fwe_p(np.abs(res.tfce), null["tfce"]), 1.0)
     res.timings["total"] = time.perf_counter() - t_start
     return res

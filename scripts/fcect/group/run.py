@@ -33,6 +33,11 @@ from fcect.group.glm import ols_t, residuals
 from fcect.group.grf import grf_cluster_inference
 from fcect.group.permutation import permutation_inference
 
+#: group.json's description of the TFCE step of each ``group.tfce_steps``
+TFCE_DH = {"per_map_dh": "dh = max|t| / 100 of each map (observed and permuted); sum x dh",
+           "observed_thresholds": "dh = max|t_obs| / 100 of the observed map for every map; sum x dh",
+           "nilearn": "dh = max|t| / 100 of each map; sum not multiplied by dh (nilearn 0.13)"}
+
 
 def fc_inputs(contrast, seed, scans, ses_pre, ses_post, fc_map):
     """FC maps a group job may use (the script keeps the QC-included participants): a contrast of ses-pre maps
@@ -65,6 +70,7 @@ class Settings:
     n_perm: int
     cluster_forming_p: float
     threads: int | None
+    tfce_steps: str = "per_map_dh"
 
     @classmethod
     def from_config(cls, cfg, contrast, n_seeds):
@@ -80,7 +86,8 @@ class Settings:
                    alpha=float(cfg["alpha"]) / bonferroni, grf_voxel_p=float(grf_cfg.get("voxel_p", 0.001)),
                    grf_cluster_p=float(grf_cfg.get("cluster_p", 0.05)) / bonferroni,
                    connectivity=int(cfg.get("connectivity", 26)), n_perm=int(cfg["n_perm"]),
-                   cluster_forming_p=float(cfg["cluster_forming_p"]), threads=cfg.get("threads"))
+                   cluster_forming_p=float(cfg["cluster_forming_p"]), threads=cfg.get("threads"),
+                   tfce_steps=str(cfg.get("tfce_steps", "per_map_dh")))
 
     @property
     def alphas(self):
@@ -111,7 +118,7 @@ def run_group(contrast, seed_id, participants, fc_paths, mask_path, out_dir, cfg
         "feed_method": s.feed, "alpha": s.alpha, "alpha_unadjusted": float(cfg["alpha"]),
         "bonferroni_seeds": bool(cfg.get("bonferroni_seeds", False)), "n_seeds": int(n_seeds),
         "cluster_forming_p": s.cluster_forming_p, "connectivity": s.connectivity,
-        "tfce": {"E": 0.5, "H": 2.0, "steps": 100, "dh": "max|t| / 100"},
+        "tfce": {"E": 0.5, "H": 2.0, "steps": 100, "tfce_steps": s.tfce_steps, "dh": TFCE_DH[s.tfce_steps]},
         "random_state": rs,
     }
     # compute
@@ -156,6 +163,7 @@ def _statistics(Y, x, Z, mask, voxel_size, contrast, s, rs, info, say):
     res = permutation_inference(
         Y, x, Z, mask=mask, methods=s.perm_methods or ("maxt",), n_perm=s.n_perm,
         cluster_forming_p=s.cluster_forming_p, random_state=rs, connectivity=s.connectivity, n_threads=s.threads,
+        tfce_steps=s.tfce_steps,
     ) if s.perm_methods else None
     if res is None:
         o = ols_t(Y, x, Z)

@@ -26,6 +26,13 @@ from fcect.core.vocabulary import CONTRAST_NAME, METHOD_NAMES, contrast_label, r
 from fcect.report.references import Citations, ref, strip_citations
 from fcect.report.summary import package_versions
 
+# group.tfce_steps: how the TFCE height steps were chosen (methods sentence)
+TFCE_STEPS_TEXT = {
+    "per_map_dh": "100 height steps of max|t| / 100 of each map, observed and permuted, the sum multiplied by the step",
+    "observed_thresholds": "height steps of the observed map's max|t| / 100 for the observed and every permuted map, "
+                           "the sum multiplied by the step",
+    "nilearn": "100 height steps of max|t| / 100 of each map, the sum not multiplied by the step (as nilearn 0.13)",
+}
 COVARIATE_NAMES = {"mean_fd": "mean FD", "mean_fd_delta": "the change in mean FD", "mean_fd_mean": "mean FD"}
 CORRELATION_NAMES = {"pearson": "Pearson", "spearman": "Spearman", "partial": "partial (Pearson)",
                      "partial_spearman": "partial Spearman"}
@@ -238,7 +245,8 @@ def group_paragraph(group: Mapping, group_info: Mapping | None = None, refs: Cit
                    f" {ref('nichols')}"
                    + (f", clusters formed at a two-sided voxel p < {_g(g.get('cluster_forming_p'))}"
                       if any(m.startswith('cluster') for m in perm) else "")
-                   + (f"; TFCE used E = 0.5, H = 2 {ref('tfce')}" if "tfce" in perm else "")
+                   + (f"; TFCE used E = 0.5, H = 2 {ref('tfce')}, "
+                      f"{TFCE_STEPS_TEXT.get(g.get('tfce_steps', 'per_map_dh'), '')}" if "tfce" in perm else "")
                    + f"; FWE p < {_g(g.get('alpha'))}, two-sided, {_g(g.get('connectivity'))}-connectivity.")
     if "grf" in methods:
         gr = g.get("grf", {})

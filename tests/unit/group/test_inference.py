@@ -130,8 +130,8 @@ def test_maxt_p_matches_nilearn_within_monte_carlo_error(grid_data):
 
 
 def test_tfce_and_clusters_identical_to_nilearn_with_6_connectivity(grid_data):
-    """nilearn's permuted_ols labels with 6-connectivity: with the same connectivity and permutations the TFCE,
-    cluster-extent and cluster-mass null maxima and p-values are the same."""
+    """nilearn's permuted_ols labels with 6-connectivity: with the same connectivity and permutations the TFCE
+    (``tfce_steps='nilearn'``), cluster-extent and cluster-mass null maxima and p-values are the same."""
     import nibabel as nib
     from nilearn.maskers import NiftiMasker
     from nilearn.mass_univariate import permuted_ols
@@ -145,7 +145,7 @@ def test_tfce_and_clusters_identical_to_nilearn_with_6_connectivity(grid_data):
     R = glm.nilearn_rearrangements(n, 15, 3, False)
     Z = np.column_stack([np.ones(n), cov])
     r = permutation.permutation_inference(Y, grp, Z, mask=mask, methods=ALL, rearrangements=R, connectivity=6,
-                                          cluster_forming_p=0.01, dtype=np.float64)
+                                          cluster_forming_p=0.01, dtype=np.float64, tfce_steps="nilearn")
     np.testing.assert_allclose(r.tfce, out["tfce"][0], rtol=1e-10)
     np.testing.assert_allclose(np.sort(r.null["tfce"]), np.sort(out["h0_max_tfce"][0]), rtol=1e-9)
     np.testing.assert_allclose(np.sort(r.null["cluster_extent"]), np.sort(out["h0_max_size"][0]))
@@ -163,30 +163,7 @@ def test_tfce_map_equals_nilearn(connectivity):
         img = ndimage.gaussian_filter(rng.standard_normal((11, 12, 10)), 1.2) * 5
         img[img.shape[0] // 2] = 0
         ref = calculate_tfce(img[..., None], clusters.structure(connectivity), two_sided_test=True)[..., 0]
-        np.testing.assert_allclose(tfce.tfce_map(img, connectivity), ref, rtol=1e-12, atol=0)
-
-
-@pytest.mark.parametrize("connectivity", [6, 18, 26])
-def test_tfce_max_batch_equals_dense_tfce(connectivity):
-    rng = np.random.default_rng(5)
-    shape = (8, 9, 7)
-    mask = rng.random(shape) > 0.15
-    V = int(mask.sum())
-    T = ndimage.gaussian_filter(rng.standard_normal((12,) + shape), (0, 1, 1, 1))[:, mask] * 4
-    T[3] = np.round(T[3], 1)          # ties at threshold values
-    T[4] = 0.0                        # empty map
-    T[5, : V // 2] = 0.0
-    T[6] = np.abs(T[6])               # one tail only
-    fast = tfce.tfce_max_batch(T, tfce.Grid(mask, connectivity))
-    fast2, maps = tfce.tfce_max_batch(T, tfce.Grid(mask, connectivity), voxelwise=True)
-    np.testing.assert_array_equal(fast, fast2)
-    for b in range(T.shape[0]):
-        m3 = np.zeros(shape)
-        m3[mask] = T[b]
-        dense = tfce.tfce_map(m3, connectivity)
-        ref = np.abs(dense).max()
-        assert fast[b] == pytest.approx(ref, rel=1e-12, abs=1e-12)
-        np.testing.assert_allclose(maps[b], dense[mask], rtol=1e-10, atol=1e-10)   # voxel-wise (observed) map
+        np.testing.assert_allclose(tfce.tfce_map(img, connectivity, steps="nilearn"), ref, rtol=1e-12, atol=0)
 
 
 def test_cluster_batch_equals_ndimage_label():
@@ -194,14 +171,22 @@ def test_cluster_batch_equals_ndimage_label():
     shape = (10, 9, 8)
     mask = rng.random(shape) > 0.1
     T = ndimage.gaussian_filter(rng.standard_normal((9,) + shape), (0, 1, 1, 1))[:, mask] * 5
-    nbr = clusters.neighbor_table(mask, 26)
-    ms, mm = permutation.cluster_max_batch(T, 1.3, np.ascontiguousarray(nbr[:, :13]))
-    for b in range(T.shape[0]):
-        m3 = np.zeros(shape)
-        m3[mask] = T[b]
-        _, cl = clusters.label_clusters(m3, 1.3, 26)
-        assert ms[b] == max([c["size"] for c in cl], default=0)
-        assert mm[b] == pytest.approx(max([c["mass"] for c in cl], default=0.0), rel=1e-12)
+    T[2] = 0.0                        # no cluster
+    T[3] = np.abs(T[3])               # one tail only
+    for conn in (6, 26):
+        ms, mm = tfce.cluster_max(T, tfce.Grid(mask, conn), 1.3)
+        ms32, mm32 = tfce.cluster_max(T.astype(np.float32), tfce.Grid(mask, conn), 1.3)
+        for b in range(T.shape[0]):
+            m3 = np.zeros(shape)
+            m3[mask] = T[b]
+            _, cl = clusters.label_clusters(m3, 1.3, conn)
+            assert ms[b] == max([c["size"] for c in cl], default=0)
+            assert mm[b] == pytest.approx(max([c["mass"] for c in cl], default=0.0), rel=1e-12)
+            # float32 maps: compared with float32(thr) (as numpy compares a float32 array with a Python float)
+            m3[mask] = T[b].astype(np.float32)
+            _, cl32 = clusters.label_clusters(m3, np.float32(1.3), conn)
+            assert ms32[b] == max([c["size"] for c in cl32], default=0)
+            assert mm32[b] == pytest.approx(max([c["mass"] for c in cl32], default=0.0), rel=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------ enumeration
@@ -393,3 +378,26 @@ def test_cluster_table_peak_mni_aal_and_feed_labels():
     assert "Frontal_Sup_Medial_R" in row.aal_labels and "%" in row.aal_labels
     lab3 = tab.feed_label_image(mc, idmap, "tfce", mask)
     assert set(np.unique(lab3)) == {0, 1} and (lab3 == 1).sum() == row.size_voxels
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scheme", ["permute", "signflip"])
+def test_compiled_t_equals_numpy_bit_for_bit(grid_data, scheme, dtype):
+    """The engine's compiled t kernel gives the numpy expression's values exactly (so max-T and the cluster
+    statistics, which threshold the float32 maps, do not depend on which one computed them)."""
+    mask, Y, grp, cov = grid_data
+    n = len(grp)
+    x, Z = (grp, np.column_stack([np.ones(n), cov])) if scheme == "permute" else (np.ones(n), cov)
+    g = glm.make_glm(x, Z)
+    Qp = g.Q[:, 1:] if scheme == "permute" else g.Q
+    G = np.hstack([g.g[:, None], Qp]).astype(dtype)
+    R = glm.make_rearrangements(g, scheme, 20, np.random.default_rng(1), exact=False)[0]
+    Yr = np.ascontiguousarray(glm.residualise(Y, g)[0], dtype=dtype)
+    ref = permutation._permuted_t(G, R, Yr, g.dof, scheme, dtype)
+    C = permutation._products(G, R, Yr, scheme, dtype)
+    T = np.empty_like(ref)
+    j = np.zeros(len(R), np.int64)
+    dt = np.dtype(dtype).type
+    permutation._t_rows(C, dt(g.dof), dt(1.0), dt(np.finfo(dtype).tiny), T, j)
+    np.testing.assert_array_equal(T, ref)
+    np.testing.assert_array_equal(j, np.argmax(np.abs(ref), axis=1))
