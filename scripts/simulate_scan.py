@@ -1,5 +1,6 @@
 """Snakemake script: one simulated scan in the fMRIPrep-derivatives layout, plus its realised couplings."""
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from fcect.core.io import run_logged
 from fcect.preprocess.seeds import read_seeds
@@ -14,9 +15,11 @@ def main(snakemake, log):
     sub_rows = table[(table.participant_id == f"sub-{w.sub}") & (table.session == w.ses)]
     outlier = str(sub_rows["motion_outlier_sessions"].fillna("").iloc[0]) == w.ses
     seeds = read_seeds(snakemake.input.seeds, snakemake.params.radius_override)
-    truth = write_scan(p, w.sub, w.ses, sub_rows[["seed", "target", "coupling"]], outlier, seeds,
-                       dict(snakemake.output.items()), snakemake.output.truth,
-                       snakemake.input.tissue)
+    # BLAS limited to the job's threads: two jobs with two BLAS threads each on two cores took twice as long
+    with threadpool_limits(int(snakemake.threads)):
+        truth = write_scan(p, w.sub, w.ses, sub_rows[["seed", "target", "coupling"]], outlier, seeds,
+                           dict(snakemake.output.items()), snakemake.output.truth,
+                           snakemake.input.tissue)
     log.info("simulated sub-%s ses-%s (motion outlier: %s)", w.sub, w.ses, truth["motion_outlier"])
 
 

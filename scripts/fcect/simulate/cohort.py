@@ -12,8 +12,8 @@ import pandas as pd
 
 from fcect.core.io import save_json, save_tsv
 from fcect.simulate.anatomy import write_tissue
-from fcect.simulate.params import (BASELINE_EFFECT_PAIRS, CONTROL_REGION, COUPLINGS, ECT_EFFECT_PAIR, NULL_SEEDS,
-                                   REGIONS, SimParams, hash_str)
+from fcect.simulate.params import (BASELINE_EFFECT_PAIRS, CONTROL_REGION, COUPLINGS, ECT_EFFECT_PAIR,
+                                   GENERATOR_VERSION, NULL_SEEDS, REGIONS, SimParams, hash_str)
 
 
 # --------------------------------------------------------------------------------------------- cohort table
@@ -126,8 +126,9 @@ def write_participants(p: SimParams, participants_path, couplings_path, descript
     save_tsv(public, participants_path)
     save_tsv(part.merge(couplings, on="participant_id"), couplings_path, float_format="%.6g")
     save_json({"Name": f"fcect simulated cohort '{p.name}'", "BIDSVersion": "1.8.0", "DatasetType": "derivative",
-               "GeneratedBy": [{"Name": "fcect.simulate", "Description": "simulated fMRIPrep-like derivatives "
-                                "with planted effects; not real data"}]}, description_path)
+               "GeneratedBy": [{"Name": "fcect.simulate", "Version": str(GENERATOR_VERSION),
+                                "Description": "simulated fMRIPrep-like derivatives with planted effects; not real "
+                                "data"}]}, description_path)
 
 
 def ground_truth(p: SimParams, part: pd.DataFrame, couplings: pd.DataFrame, scan_truths: list) -> dict:
@@ -139,6 +140,7 @@ def ground_truth(p: SimParams, part: pd.DataFrame, couplings: pd.DataFrame, scan
         description="Planted effects of the fcect simulated cohort. Couplings c are the correlation-scale "
                     "weights of a seed's driver in a target region's signal; realised_fc_z is the Fisher z of "
                     "the noise-free seed-target correlation of each scan (band-passed, dummy volumes dropped).",
+        generator_version=GENERATOR_VERSION,
         null_cohort=bool(p.null_cohort), parameters={k: v for k, v in p.__dict__.items()},
         regions={k: dict(v) for k, v in REGIONS.items()}, control_region=CONTROL_REGION,
         couplings=[dict(seed=s, target=t, c=c) for s, t, c in COUPLINGS],

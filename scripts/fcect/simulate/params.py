@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Version of the generator, written to dataset_description.json (GeneratedBy) and ground_truth.json. Bump it
+# whenever the same parameters and seed stop giving the same files.
+#   1  first version.
+#   2  the realised couplings of the truth files are band-passed by a numpy Butterworth filter instead of
+#      nilearn.signal.butterworth (the same filter, so the same values to ~1e-14; their last printed digits differ);
+#      the BOLD images, masks, confounds and participants tables are byte for byte those of version 1.
+GENERATOR_VERSION = 2
+
 # --------------------------------------------------------------------------------------------- the planted world
 # Cerebral target regions: centres (MNI mm; several for bilateral regions), radius of the Gaussian profile.
 REGIONS = {

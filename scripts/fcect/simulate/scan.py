@@ -120,9 +120,13 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     del E
     En -= En.mean(axis=1, keepdims=True)
     En /= En.std(axis=1, keepdims=True) + 1e-6
-    neural = W @ drivers + np.sqrt(1 - wtot ** 2)[:, None] * En
+    En *= np.sqrt(1 - wtot ** 2)[:, None]
+    neural = W @ drivers
+    neural += En
     del En
-    clean = gmv[:, None] * (neural + p.global_amplitude * G[None, :])  # noise-free BOLD%, for the truth
+    clean = neural + p.global_amplitude * G[None, :]
+    del neural
+    clean *= gmv[:, None]  # noise-free BOLD%, for the truth
 
     # physiological signals (broadband up to 0.2 Hz) in WM and CSF, leaking into GM
     P = bandlimited(rng, 2, T, tr, low=0.005, high=0.2)
@@ -141,13 +145,26 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     mreg = np.hstack([mm * 3.0, (mm - mm.mean(0)) ** 2 * 2.0, dm * 10.0])  # linear, quadratic, derivative
     motion_art = (edge[:, None] * beta) @ mreg.T
 
-    thermal = rng.standard_normal((V, T)).astype(np.float32) * 0.5
-    drift = rng.standard_normal(V)[:, None] * np.linspace(-1, 1, T)[None, :]
-    pct = clean + physio + motion_art + thermal + drift
+    # the sums and products below run in place, in the order (and so with the rounding) of
+    # base * (1 + 0.01 * (clean + physio + motion_art + thermal + drift)) * sat
+    pct = clean + physio
+    del physio
+    pct += motion_art
+    del motion_art
+    thermal = rng.standard_normal((V, T)).astype(np.float32)
+    thermal *= np.float32(0.5)
+    pct += thermal
+    del thermal
+    pct += rng.standard_normal(V)[:, None] * np.linspace(-1, 1, T)[None, :]  # linear drift
     base = 800 * gmv + 600 * wmv + 1200 * csfv + 50
     sat = np.ones(T)
     sat[: p.n_dummy] += 0.3 * np.exp(-np.arange(p.n_dummy) / 2.0)
-    vals = base[:, None] * (1 + 0.01 * pct) * sat[None, :]
+    vals = pct
+    vals *= 0.01
+    vals += 1
+    vals *= base[:, None]
+    vals *= sat[None, :]
+    del pct
     data = np.zeros((int(np.prod(shape)), T), dtype=np.float32)
     data[idx] = vals
     data = data.reshape(shape + (T,))
@@ -206,14 +223,11 @@ def _realised_couplings(clean, seeds, W_seeds, xyz, gmv, cereb, idx, affine, sha
     """Realised couplings ``{"<seed>-<target>": Fisher z}``: correlation of the band-passed noise-free seed and
     target means (``clean``: brain voxels x T) over the retained volumes ``keep``; targets are the planted
     regions and the control region. ``W_seeds`` holds each seed's spatial weight (fallback seed mask)."""
-    from nilearn.signal import butterworth
-
-    from fcect.preprocess.masks import sphere_mask
-
     truth = {}
     seed_means = {}
+    inv = np.linalg.inv(affine)
     for j, row in enumerate(seeds.itertuples(index=False)):
-        sm = sphere_mask((row.x, row.y, row.z), float(row.radius_mm), affine, shape).ravel()[idx] & cereb
+        sm = _sphere_in(xyz, idx, (row.x, row.y, row.z), float(row.radius_mm), inv, shape) & cereb
         if sm.sum() == 0:
             sm = W_seeds[:, j] > 0.5 * W_seeds[:, j].max()
         seed_means[row.seed_id] = clean[sm].mean(axis=0)
@@ -227,15 +241,97 @@ def _realised_couplings(clean, seeds, W_seeds, xyz, gmv, cereb, idx, affine, sha
     target_means[CONTROL_REGION["name"]] = clean[core(CONTROL_REGION["centers"],
                                                       CONTROL_REGION["radius"])].mean(axis=0)
 
-    def bp(x):
-        return butterworth(x[keep][:, None].astype(float), sampling_rate=1.0 / tr, low_pass=0.08,
-                           high_pass=0.01)[:, 0]
-
-    for s_id, sx in seed_means.items():
-        for t_name, tx in target_means.items():
-            r = np.corrcoef(bp(sx), bp(tx))[0, 1]
+    # band-pass every mean at once (nilearn.signal.butterworth's filter: order 5, odd padding, zero phase)
+    means = list(seed_means.values()) + list(target_means.values())
+    filtered = _bandpass(np.array([m[keep] for m in means], dtype=float), tr, 0.01, 0.08)
+    seed_f = dict(zip(seed_means, filtered[: len(seed_means)]))
+    target_f = dict(zip(target_means, filtered[len(seed_means):]))
+    for s_id, sx in seed_f.items():
+        for t_name, tx in target_f.items():
+            r = np.corrcoef(sx, tx)[0, 1]
             truth[f"{s_id}-{t_name}"] = float(np.arctanh(np.clip(r, -0.999999, 0.999999)))
     return truth
+
+
+def _sphere_in(xyz, idx, center, radius, inv_affine, shape):
+    """Which of the points ``xyz`` (flat grid indices ``idx``) lie within ``radius`` mm of ``center``, by
+    :func:`fcect.preprocess.masks.sphere_mask`'s rule (the grid voxel nearest the centre always counts), computed on
+    these points only instead of the whole grid."""
+    inside = np.linalg.norm(xyz - np.asarray(center, float), axis=1) <= radius
+    nearest = np.round(nib.affines.apply_affine(inv_affine, center)).astype(int)
+    if np.all(nearest >= 0) and np.all(nearest < np.array(shape)):
+        inside[idx == np.ravel_multi_index(tuple(nearest), shape)] = True
+    return inside
+
+
+def _bandpass(x, tr, high_pass, low_pass, order=5):
+    """Zero-phase Butterworth band-pass of each row of ``x`` (shape (n, T)): the filter of
+    ``nilearn.signal.butterworth`` (``scipy.signal.butter(order, band, output="sos")`` run forwards and backwards
+    by ``sosfiltfilt`` with odd padding of 3 x (2 x sections + 1) samples and steady-state initial conditions),
+    written with numpy alone: importing scipy.signal imports scipy.stats, a second of every simulation job.
+    Equals scipy's result to rounding (``tests/unit/simulate``)."""
+    sos = _butter_bandpass_sos(order, high_pass, low_pass, 1.0 / tr)
+    zi = _sos_zi(sos)
+    pad = 3 * (2 * len(sos) + 1)  # no section has a zero b2 or a2
+    x = np.asarray(x, dtype=float)
+    if x.shape[-1] <= pad:
+        raise ValueError(f"band-pass needs more than {pad} samples, got {x.shape[-1]}")
+    ext = np.concatenate([2 * x[:, :1] - x[:, pad:0:-1], x, 2 * x[:, -1:] - x[:, -2:-pad - 2:-1]], axis=1)
+    y = _sosfilt(sos, ext, zi[:, None, :] * ext[:, 0][None, :, None])
+    y = _sosfilt(sos, y[:, ::-1], zi[:, None, :] * y[:, -1][None, :, None])[:, ::-1]
+    return y[:, pad:-pad]
+
+
+def _butter_bandpass_sos(order, low, high, fs):
+    """Second-order sections (rows b0 b1 b2 a0 a1 a2) of the digital Butterworth band-pass [low, high] Hz:
+    analog prototype poles, band-pass transform and bilinear transform of the pre-warped band, as
+    ``scipy.signal.butter`` computes them; each section holds the zeros +1 and -1 and a conjugate (or real)
+    pair of poles, the gain goes to the first."""
+    fs = float(fs)
+    wl, wh = 2 * fs * np.tan(np.pi * np.array([low, high], dtype=float) / fs)
+    proto = -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
+    bw, wo = wh - wl, np.sqrt(wl * wh)
+    p_lp = proto * bw / 2
+    root = np.sqrt(p_lp ** 2 - wo ** 2 + 0j)
+    p = np.concatenate([p_lp + root, p_lp - root])
+    fs2 = 2 * fs
+    pz = (fs2 + p) / (fs2 - p)
+    gain = bw ** order * np.real(fs2 ** order / np.prod(fs2 - p))
+    tol = 1e-12
+    cplx = np.sort_complex(pz[pz.imag > tol])
+    real = np.sort(pz[np.abs(pz.imag) <= tol].real)
+    if len(real) % 2:
+        raise ValueError("unpaired real pole in the Butterworth band-pass design")
+    den = [[1.0, -2 * q.real, abs(q) ** 2] for q in cplx]
+    den += [[1.0, -(real[i] + real[i + 1]), real[i] * real[i + 1]] for i in range(0, len(real), 2)]
+    sos = np.array([[1.0, 0.0, -1.0] + d for d in den])
+    sos[0, :3] *= gain
+    return sos
+
+
+def _sos_zi(sos):
+    """Steady-state initial conditions of the cascade for a unit step (``scipy.signal.sosfilt_zi``)."""
+    zi = np.zeros((len(sos), 2))
+    scale = 1.0
+    for k, (b0, b1, b2, _, a1, a2) in enumerate(sos):
+        zi[k] = scale * np.linalg.solve([[1 + a1, -1.0], [a2, 1.0]], [b1 - a1 * b0, b2 - a2 * b0])
+        scale *= (b0 + b1 + b2) / (1 + a1 + a2)
+    return zi
+
+
+def _sosfilt(sos, x, zi):
+    """Cascade of second-order sections, transposed direct form II, along the last axis of ``x`` (n, T);
+    ``zi`` (sections, n, 2) are the initial states."""
+    y = np.array(x, dtype=float)
+    for k, (b0, b1, b2, _, a1, a2) in enumerate(sos):
+        z0, z1 = zi[k, :, 0].copy(), zi[k, :, 1].copy()
+        for t in range(y.shape[1]):
+            xt = y[:, t].copy()
+            yt = b0 * xt + z0
+            z0 = b1 * xt - a1 * yt + z1
+            z1 = b2 * xt - a2 * yt
+            y[:, t] = yt
+    return y
 
 
 # --------------------------------------------------------------------------------------------- writing

@@ -152,3 +152,65 @@ def test_denoising_measurably_matters(small):
                     errs[preset].append(abs(z - truth["realised_fc_z"][f"{s.seed_id}-{name}"]))
     print({k: np.mean(v) for k, v in errs.items()})
     assert np.mean(errs["dpabi"]) < 0.8 * np.mean(errs["none"]), {k: np.mean(v) for k, v in errs.items()}
+
+
+def test_bandpass_of_the_truth_matches_nilearn_butterworth():
+    """The realised couplings' band-pass (numpy, so that a simulation job does not import scipy.signal) is
+    nilearn.signal.butterworth's filter: same output to rounding, for several TRs and lengths; and it is a
+    band-pass (a 0.05 Hz sine passes, 0.002 Hz and 0.2 Hz sines do not)."""
+    from nilearn.signal import butterworth
+
+    from fcect.simulate.scan import _bandpass
+    rng = np.random.default_rng(3)
+    for tr, T in [(2.0, 190), (2.0, 86), (0.8, 300), (3.0, 60)]:
+        x = rng.standard_normal((5, T)).cumsum(axis=1)
+        ref = butterworth(x.T.copy(), sampling_rate=1 / tr, low_pass=0.08, high_pass=0.01)
+        np.testing.assert_allclose(_bandpass(x, tr, 0.01, 0.08), ref.T, rtol=0, atol=1e-10 * np.abs(ref).max())
+    t = np.arange(400) * 1.0
+    sines = np.array([np.sin(2 * np.pi * f * t) for f in (0.002, 0.05, 0.2)])
+    amp = np.abs(_bandpass(sines, 1.0, 0.01, 0.08)[:, 100:-100]).max(axis=1)
+    assert amp[1] > 0.9 and amp[0] < 0.05 and amp[2] < 0.1, amp
+    with pytest.raises(ValueError, match="more than 33 samples"):
+        _bandpass(x[:, :30], 2.0, 0.01, 0.08)
+
+
+def test_scan_files_are_those_of_the_generator_version(small, tmp_path):
+    """Guard of GENERATOR_VERSION: the same parameters and seed give these exact BOLD values (int16 and scaling),
+    mask and confounds file (version 1 and 2 alike; hashes recorded with version 1's code). A change of the
+    generator that alters them must bump fcect.simulate.params.GENERATOR_VERSION and update these hashes."""
+    import hashlib
+
+    import nibabel as nib
+    p, part, coup, _ = small
+    expected = {("001", False): "7a7238698954e83b", ("002", True): "95853cda1254c5d8"}
+    for (pid, outlier), want in expected.items():
+        c = coup[(coup.participant_id == f"sub-{pid}") & (coup.session == "pre")]
+        paths = {k: tmp_path / f"{pid}_{k}{ext}" for k, ext in
+                 [("bold", ".nii.gz"), ("mask", ".nii.gz"), ("confounds", ".tsv"), ("bold_json", ".json")]}
+        write_scan(p, pid, "pre", c, outlier, SEEDS, paths, tmp_path / f"{pid}_truth.json")
+        img = nib.load(paths["bold"])
+        h = hashlib.sha256(np.asarray(img.dataobj.get_unscaled()).tobytes()
+                           + np.array([img.dataobj.slope, img.dataobj.inter]).tobytes())
+        h.update(np.asarray(nib.load(paths["mask"]).dataobj).tobytes())
+        h.update(paths["confounds"].read_bytes())
+        assert h.hexdigest()[:16] == want, f"sub-{pid}: the simulated scan changed (see GENERATOR_VERSION)"
+
+
+def test_seed_spheres_of_the_truth_are_sphere_mask_on_the_brain_voxels():
+    """The truth's seed spheres, computed on the brain voxels only, equal fcect.preprocess.masks.sphere_mask on the
+    whole grid (nearest-voxel rule included: a radius smaller than the voxel still gives one voxel)."""
+    import nibabel as nib
+
+    from fcect.preprocess.masks import sphere_mask
+    from fcect.simulate.anatomy import sim_grid
+    from fcect.simulate.scan import _sphere_in
+    affine, shape = sim_grid(6.0)
+    rng = np.random.default_rng(0)
+    near = np.ravel_multi_index(tuple(np.round(nib.affines.apply_affine(np.linalg.inv(affine), (10, 20, 30)))
+                                      .astype(int)), shape)
+    idx = np.union1d(rng.choice(int(np.prod(shape)), 3000, replace=False), [near])
+    xyz = nib.affines.apply_affine(affine, np.array(np.unravel_index(idx, shape)).T)
+    for center, radius in [((-30, -60, -30), 9.0), ((10, 20, 30), 1.0), ((0, -50, -40), 14.0)]:
+        want = sphere_mask(center, radius, affine, shape).ravel()[idx]
+        assert np.array_equal(_sphere_in(xyz, idx, center, radius, np.linalg.inv(affine), shape), want)
+        assert want.sum() >= 1
