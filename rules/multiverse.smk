@@ -30,27 +30,6 @@ wildcard_constraints:
     radius="[0-9.]+",
 
 
-def mv_fc_map(spec, sub, ses, seed):
-    """One scan's FC map of a specification: the main run's map, or that of the spec's FC variant."""
-    main = fc_map(sub, ses, seed)
-    return main if spec["reuses_main_fc"] else MV.variant_fc_map(main, spec["fc_variant"])
-
-
-def mv_variant_seeds(wc):
-    """Seed masks of an FC variant: the main run's, or those of its radius."""
-    _, radius = MV_VARIANTS[wc.fcv]
-    if radius is None:
-        return {"seeds": MASKS["seeds"], "seeds_tsv": MASKS["seeds_tsv"]}
-    return {"seeds": MV.variant_seeds(f"{radius:g}"), "seeds_tsv": MV.variant_seeds(f"{radius:g}", "tsv")}
-
-
-def mv_group_fc(wc):
-    """The FC maps the spec's group analyses read (fcect.group.run.fc_inputs of each pair, of the spec's variant)."""
-    spec = MV_BY_ID[wc.spec]
-    maps = lambda s, t, k: mv_fc_map(spec, s, t, k)
-    return sorted({f for c, k in MV_PAIRS for f in _group_fc_inputs(c, k, SCANS, SES_PRE, SES_POST, maps)})
-
-
 rule multiverse_seeds:
     input:
         seeds=SEEDS_TABLE,
@@ -76,7 +55,7 @@ rule multiverse_seeds:
 rule multiverse_fc:
     input:
         unpack(scan_files),
-        unpack(mv_variant_seeds),
+        unpack(lambda wc: MV.variant_seed_inputs(MV_VARIANTS, wc.fcv, MASKS["seeds"], MASKS["seeds_tsv"])),
         analysis_mask=MASKS["analysis"],
         validation=VALIDATION,
         code=library("multiverse_fc.py"),
@@ -105,7 +84,7 @@ rule multiverse_fc:
 
 rule multiverse_group:
     input:
-        maps=mv_group_fc,
+        maps=lambda wc: MV.group_fc_inputs(MV_BY_ID[wc.spec], MV_PAIRS, SCANS, SES_PRE, SES_POST, fc_map),
         participants=PARTICIPANTS_INCLUDED,
         mask=MASKS["analysis"],
         code=library("multiverse_group.py"),
@@ -136,11 +115,11 @@ rule multiverse_group:
 
 rule multiverse_headline:
     input:
-        unpack(lambda wc: {"tx_" + k: v for k, v in dict(TX_EXPRESSION_FILES, atlas=TX_ATLAS).items()}
+        unpack(lambda wc: {f"tx_{k}": v for k, v in dict(TX_EXPRESSION_FILES, atlas=TX_ATLAS).items()}
                if MV_CFG["pls"] else {}),
         participants=PARTICIPANTS_INCLUDED,
         mask=MASKS["analysis"],
-        fc=lambda wc: [mv_fc_map(MV_BY_ID[wc.spec], s, t, MV_SEED) for s, t in SCANS],
+        fc=lambda wc: [MV.spec_fc_map(MV_BY_ID[wc.spec], fc_map(s, t, MV_SEED)) for s, t in SCANS],
         baseline=[MV.spec_group_file("clusters.tsv", contrast="baseline", seed=k) for c, k in MV_PAIRS
                   if c == "baseline"],
         ect=[MV.spec_group_file(f, contrast="ect", seed=MV_SEED) for f in P.GROUP_FILES],

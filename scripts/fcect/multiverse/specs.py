@@ -197,3 +197,26 @@ def is_finite(x) -> bool:
         return math.isfinite(float(x))
     except (TypeError, ValueError):
         return False
+
+
+# ------------------------------------------------------------------------------------------------ rule inputs
+def spec_fc_map(spec, main_path: str) -> str:
+    """One scan's FC map of a specification: ``main_path`` (the main run's map) or that of the spec's FC variant."""
+    return main_path if spec["reuses_main_fc"] else variant_fc_map(main_path, spec["fc_variant"])
+
+
+def variant_seed_inputs(variants: dict, fcv: str, main_seeds: str, main_seeds_tsv: str) -> dict:
+    """Seed masks of an FC variant: the main run's, or those of its radius (rule multiverse_seeds)."""
+    _, radius = variants[fcv]
+    if radius is None:
+        return {"seeds": main_seeds, "seeds_tsv": main_seeds_tsv}
+    return {"seeds": variant_seeds(f"{radius:g}"), "seeds_tsv": variant_seeds(f"{radius:g}", "tsv")}
+
+
+def group_fc_inputs(spec, pairs, scans, ses_pre, ses_post, fc_map) -> list[str]:
+    """The FC maps a specification's group analyses read: :func:`fcect.group.run.fc_inputs` of each (contrast,
+    seed) pair, of the spec's FC variant (``fc_map(sub, ses, seed)``: the main run's map)."""
+    from fcect.group.run import fc_inputs
+
+    maps = lambda s, t, k: spec_fc_map(spec, fc_map(s, t, k))  # noqa: E731
+    return sorted({f for c, k in pairs for f in fc_inputs(c, k, scans, ses_pre, ses_post, maps)})
