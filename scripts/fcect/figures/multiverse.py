@@ -1,6 +1,6 @@
 """Specification curve of the multiverse (Simonsohn, Simmons & Nelson 2020, Nat Hum Behav 4:1208): per headline
 effect, the estimate of every specification sorted from smallest to largest (filled: the effect holds; open: it
-does not; grey cross: undefined), and below it the choice indicator panel (one row per value of each choice, a mark
+does not; grey cross: undefined, drawn at 0), and below it the choice indicator panel (one row per value of each choice, a mark
 where the specification uses it)."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def curve_panels(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     base = table[table["result"] == "baseline_clusters"]
     if len(base):
         g = base.groupby("spec", sort=False)
-        b = pd.DataFrame({"estimate": g["holds"].apply(lambda h: float(h.fillna(False).astype(bool).sum())),
-                          "holds": g["holds"].apply(lambda h: bool(h.fillna(False).astype(bool).any()))})
+        b = pd.DataFrame({"estimate": g["holds"].apply(lambda h: float((h == True).sum())),  # noqa: E712
+                          "holds": g["holds"].apply(lambda h: bool((h == True).any()))})  # noqa: E712
         out.append(("baseline_clusters", b))
     for res in ("ect_cluster", "clinical_r", "svr_r", "pls1"):
         sub = table[table["result"] == res]
@@ -56,7 +56,7 @@ def spec_curve_figure(table: pd.DataFrame, title: str = "Multiverse: specificati
         for xi, (sid, row) in zip(x, d.iterrows()):
             h = holds.loc[sid]
             y = row["estimate"] if np.isfinite(row["estimate"]) else 0.0
-            if h is None or h is pd.NA or (isinstance(h, float) and np.isnan(h)):
+            if h is None or h is pd.NA or (isinstance(h, float) and np.isnan(h)) or not np.isfinite(row["estimate"]):
                 ax.plot(xi, y, "x", color="0.5", ms=5)
             else:
                 ax.plot(xi, y, "o", ms=5, color="C0", mfc="C0" if bool(h) else "white")

@@ -336,14 +336,6 @@ def build_summary(config: Mapping, participants: pd.DataFrame, motion: pd.DataFr
     return s
 
 
-def multiverse_section(table: pd.DataFrame, config: Mapping) -> dict:
-    """The ``multiverse`` section from results/multiverse/specifications.tsv: specifications, choices and, per
-    headline effect, the fraction of specifications in which it holds (fcect.multiverse.table)."""
-    from fcect.multiverse.table import summary_section
-
-    return summary_section(table, (config.get("multiverse") or {}).get("design"))
-
-
 def validate_summary(summary: Mapping, schema: Mapping) -> None:
     """Raise jsonschema.ValidationError (with the path of the offending field) if ``summary`` breaks ``schema``."""
     import jsonschema

@@ -1,7 +1,8 @@
-"""The specification table and the fractions of summary.json against hand-built expectations."""
+"""The specification table, the fractions of summary.json and the curve panels against hand-built expectations."""
 import numpy as np
 import pandas as pd
 
+from fcect.figures.multiverse import curve_panels, spec_curve_figure
 from fcect.multiverse.run import cluster_rows
 from fcect.multiverse.table import TABLE_COLUMNS, fractions, spec_table, summary_section
 
@@ -63,3 +64,13 @@ def test_cluster_rows_take_the_largest_cluster():
     assert b["estimate"] == 3 and b["holds"] and b["size_voxels"] == 12 and b["peak_t"] == 4.0 and b["peak_x"] == 2
     e = cluster_rows("ect_cluster", "S", cl.iloc[:0])
     assert e["estimate"] == 0 and e["holds"] is False and np.isnan(e["peak_t"])
+
+
+def test_panels_and_figure():
+    t = spec_table(RECORDS)
+    panels = dict(curve_panels(t))
+    assert list(panels) == ["baseline_clusters", "ect_cluster", "clinical_r", "svr_r", "pls1"]
+    # baseline: seeds with a cluster per spec (a: S1 only; b: both)
+    assert panels["baseline_clusters"]["estimate"].to_dict() == {"a": 1.0, "b": 2.0}
+    fig = spec_curve_figure(t)
+    assert len(fig.axes) == 10
