@@ -22,7 +22,7 @@ include: "rules/common.smk"
 
 # The stages, in data-flow order: one rule file each (rules/<stage>.smk), which defines its rules, its figure and
 # table rules, and TARGETS[<stage>] (its final outputs). Every stage is always part of the workflow.
-STAGES = ["simulate", "preprocess", "group", "clinical", "prediction", "transcriptomics", "report"]
+STAGES = ["simulate", "preprocess", "group", "clinical", "prediction", "transcriptomics", "multiverse", "report"]
 
 
 include: "rules/simulate.smk"
@@ -31,6 +31,7 @@ include: "rules/group.smk"
 include: "rules/clinical.smk"
 include: "rules/prediction.smk"
 include: "rules/transcriptomics.smk"
+include: "rules/multiverse.smk"
 include: "rules/report.smk"
 
 

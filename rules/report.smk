@@ -42,6 +42,7 @@ rule report_summary:
         pls=[f"{TX_DIR}/pls.json"],
         genes=[f"{TX_DIR}/gene_weights.tsv"],
         enrichment=TX_ENRICHMENT,
+        multiverse=[MV_TABLE] if MV_SPECS else [],  # rules/multiverse.smk
         schema="config/schema/summary.schema.json",
         code=library("report_summary.py"),
     output:

@@ -3,6 +3,7 @@ import json
 
 from fcect.report import summary as R
 from fcect.core.io import read_tsv, run_logged, save_json
+from fcect.multiverse.table import summary_section
 
 
 def _one(paths):
@@ -29,7 +30,10 @@ def main(smk, log):
         enrichment = {k: read_tsv(p) for k, p in zip(smk.params.get("enrichment_keys", []), inp.get("enrichment", []))}
     summary = R.build_summary(smk.config, read_tsv(inp.participants), read_tsv(inp.motion), group_entries=entries,
                               correlations=corr, demographics=demo, svr=svr, pls=pls, genes=genes,
-                              enrichment=enrichment, top_n=smk.params.top_n)
+                              enrichment=enrichment, top_n=smk.params.top_n,
+                              multiverse=summary_section(read_tsv(inp.multiverse[0]),
+                                                         (smk.config.get("multiverse") or {}).get("design"))
+                              if len(inp.get("multiverse", [])) else None)
     with open(inp.schema) as fh:
         R.validate_summary(summary, json.load(fh))
     save_json(summary, smk.output.json)

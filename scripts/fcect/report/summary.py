@@ -302,7 +302,7 @@ def build_summary(config: Mapping, participants: pd.DataFrame, motion: pd.DataFr
                   demographics: pd.DataFrame | None = None, svr: Mapping | None = None,
                   pls: Mapping | None = None, genes: pd.DataFrame | None = None,
                   enrichment: Mapping[str, pd.DataFrame] | None = None, versions: Mapping | None = None,
-                  top_n: int = 5) -> dict:
+                  top_n: int = 5, multiverse: Mapping | None = None) -> dict:
     """results/summary.json: every section whose inputs exist."""
     from fcect import __version__
 
@@ -330,6 +330,8 @@ def build_summary(config: Mapping, participants: pd.DataFrame, motion: pd.DataFr
         alpha = (tcfg.get("bootstrap") or {}).get("fdr_alpha", 0.05)
         s["transcriptomics"] = transcriptomics_section(pls, genes, enrichment, top_n=top_n, alpha=alpha)
         s["stages"]["transcriptomics"] = True
+    if multiverse is not None:
+        s["multiverse"] = dict(multiverse)
     s["random_seeds"] = random_seeds(config, s.get("group"), s.get("prediction"), pls)
     return s
 
