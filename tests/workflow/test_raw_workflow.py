@@ -45,7 +45,7 @@ def test_bids_input_dry_run(wd, tmp_path):
     jobs = _jobs(run_snakemake(wd, "-n", "--quiet", "rules", "--configfile", "config/bids_test.yaml"))
     assert jobs["preprocess_raw"] == 5 and jobs["raw_registration_qc"] == 1 and jobs["denoise_fc"] == 5
     assert "simulate_scan" not in jobs
-    out = run_snakemake(wd, "-n", "--configfile", "config/bids_test.yaml", "results/qc/motion.tsv").stdout
+    out = run_snakemake(wd, "-n", "results/qc/motion.tsv", "--configfile", "config/bids_test.yaml").stdout
     assert "results/preproc/sub-p1/ses-post/func/sub-p1_ses-post_task-rest_space-MNI152NLin2009cAsym_res-2_" \
            "desc-preproc_bold.nii.gz" in out
     assert "results/qc/registration.tsv" in out
