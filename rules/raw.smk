@@ -113,7 +113,7 @@ if RAW:
                               labels={"scan": "sub-{sub} ses-{ses}", "figure": "motion traces"}),
         params:
             python=RAWCFG["python"],
-            root=workflow.basedir,
+            scripts=lambda wc: str(Path(workflow.basedir) / "scripts"),  # PYTHONPATH (fcect) and the script
             params=raw_params,
         log:
             "logs/raw/sub-{sub}_ses-{ses}" + ("" if RUN is None else "_run-{run}") + ".log",
@@ -126,8 +126,8 @@ if RAW:
         conda:
             "../envs/ants.yaml"
         shell:
-            "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS={threads} PYTHONPATH={params.root}/scripts "
-            "{params.python} {params.root}/scripts/preprocess_raw.py --bold {input.bold:q} "
+            "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS={threads} PYTHONPATH={params.scripts} "
+            "{params.python} {params.scripts}/preprocess_raw.py --bold {input.bold:q} "
             "--bold-json {input.bold_json:q} --t1w {input.t1w:q} --out-bold {output.bold} "
             "--out-bold-json {output.bold_json} --out-mask {output.mask} --out-confounds {output.confounds} "
             "--out-qc {output.qc_json} --out-qc-png {output.qc_png} --out-motion-png {output.motion_png} "
