@@ -21,11 +21,13 @@ include: "rules/common.smk"
 
 
 # The stages, in data-flow order: one rule file each (rules/<stage>.smk), which defines its rules, its figure and
-# table rules, and TARGETS[<stage>] (its final outputs). Every stage is always part of the workflow.
-STAGES = ["simulate", "preprocess", "group", "clinical", "prediction", "transcriptomics", "multiverse", "report"]
+# table rules, and TARGETS[<stage>] (its final outputs). Every stage is always part of the workflow (raw has rules
+# only with input_source bids or simulate.mode raw).
+STAGES = ["simulate", "raw", "preprocess", "group", "clinical", "prediction", "transcriptomics", "multiverse", "report"]
 
 
 include: "rules/simulate.smk"
+include: "rules/raw.smk"
 include: "rules/preprocess.smk"
 include: "rules/group.smk"
 include: "rules/clinical.smk"

@@ -50,6 +50,12 @@ def library(script):
     return library_files(base / script, base / "fcect")
 
 
+# raw BIDS input (input_source bids) or the simulated cohort written raw (simulate.mode raw): stage raw preprocesses
+# it into fMRIPrep-like derivatives under results/preproc/, which the input functions below read as fMRIPrep input
+RAW_SIM = config["input_source"] == "simulated" and config["simulate"]["mode"] == "raw"
+RAW = RAW_SIM or config["input_source"] == "bids"
+RAW_INDEX = {}  # (sub, ses) -> runs, bold, bold_json, t1w (fcect.raw.bids.index_scans)
+
 if config["input_source"] == "simulated":
     from fcect.simulate.cohort import SimParams, cohort_table, scans_of
 
@@ -66,6 +72,25 @@ if config["input_source"] == "simulated":
         raise ValueError(f"inputs.run = {RUN!r}: the simulated cohort writes no run entity; set inputs.run to null "
                          "(or input_source to fmriprep)")
     SCAN_RUNS = {scan: [None] for scan in SCANS}
+    if RAW_SIM:
+        FMRIPREP_DIR = P.PREPROC_DIR
+        BIDS_DIR = f"{SIM_ROOT}/rawdata"
+        RAW_INDEX = {(s, t): dict(runs=[None], bold=[f"{BIDS_DIR}/sub-{s}/ses-{t}/func/sub-{s}_ses-{t}_task-{TASK}_bold.nii.gz"],
+                                  bold_json=[f"{BIDS_DIR}/sub-{s}/ses-{t}/func/sub-{s}_ses-{t}_task-{TASK}_bold.json"],
+                                  t1w=f"{BIDS_DIR}/sub-{s}/anat/sub-{s}_T1w.nii.gz") for s, t in SCANS}
+elif config["input_source"] == "bids":
+    from fcect.raw.bids import index_scans
+
+    if not config["inputs"]["bids_dir"]:
+        raise ValueError("input_source is bids: set inputs.bids_dir in config")
+    SIM_ROOT = None
+    BIDS_DIR = config["inputs"]["bids_dir"]
+    FMRIPREP_DIR = P.PREPROC_DIR
+    PARTICIPANTS = config["inputs"]["participants"] or f"{BIDS_DIR}/participants.tsv"
+    _part = read_participants(PARTICIPANTS, Path(workflow.basedir) / "config/schema/participants.schema.yaml")
+    SCANS = expected_scans(_part, SES_PRE, SES_POST)
+    RAW_INDEX = index_scans(BIDS_DIR, SCANS, TASK, RUN)  # one glob per scan; every problem named in one error
+    SCAN_RUNS = {scan: RAW_INDEX[scan]["runs"] for scan in SCANS}
 else:
     if not config["inputs"]["fmriprep_dir"] or not config["inputs"]["participants"]:
         raise ValueError("input_source is fmriprep: set inputs.fmriprep_dir and inputs.participants in config")

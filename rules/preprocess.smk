@@ -107,6 +107,7 @@ rule qc_table:
         participants=PARTICIPANTS,
         confounds=scan_file_list("confounds"),
         validation=VALIDATION,
+        **({"registration": P.REGISTRATION_TABLE} if RAW else {}),  # raw input: registration failures exclude too
         code=library("qc_table.py"),
     output:
         motion=MOTION_TABLE,

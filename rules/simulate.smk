@@ -26,6 +26,9 @@ if config["input_source"] == "simulated":
         script:
             "../scripts/simulate_participants.py"
 
+
+if config["input_source"] == "simulated" and not RAW_SIM:  # simulate.mode raw: rule simulate_raw_scan (rules/raw.smk)
+
     rule simulate_scan:
         input:
             couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
@@ -60,6 +63,9 @@ if config["input_source"] == "simulated":
             "../envs/analysis.yaml"
         script:
             "../scripts/simulate_scan.py"
+
+
+if config["input_source"] == "simulated":
 
     rule simulate_ground_truth:
         input:

@@ -10,7 +10,8 @@ def main(snakemake, log):
                              confounds, snakemake.params.qc, snakemake.params.denoise,
                              *snakemake.params.sessions, out_motion=snakemake.output.motion,
                              out_participants=snakemake.output.participants,
-                             reduction=snakemake.params.reduction)
+                             reduction=snakemake.params.reduction,
+                             registration=getattr(snakemake.input, "registration", None))
     log.info("scans: %d, excluded: %d", len(motion), int((~motion.included).sum()))
     for r in motion[~motion.included].itertuples():
         log.info("excluded %s ses-%s: %s", r.participant_id, r.session, r.reason)

@@ -145,3 +145,14 @@ def figure(name, ext="png"):
 def table(name, ext="tsv"):
     """A report table: results/tables/<name>.<ext>."""
     return f"{TABLES_DIR}/{name}.{ext}"
+
+
+# raw stage (input_source bids, simulate.mode raw): fMRIPrep-like derivatives written by rule preprocess_raw
+PREPROC_DIR = "results/preproc"
+REGISTRATION_TABLE = "results/qc/registration.tsv"
+
+
+def raw_qc(sub="{sub}", ses="{ses}", run=None, kind="qc.json"):
+    """Per-run QC file of the raw preprocessing (kind: qc.json, registration.png, motion.png)."""
+    r = f"_run-{run}" if run is not None else ""
+    return f"results/qc/raw/sub-{sub}_ses-{ses}{r}_{kind}"

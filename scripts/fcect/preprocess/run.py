@@ -72,10 +72,11 @@ def denoise_and_fc(bold, confounds, bold_json, analysis_mask, seeds_img, seeds_t
 
 
 def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denoise, ses_pre, ses_post,
-              out_motion=None, out_participants=None, reduction="rate"):
+              out_motion=None, out_participants=None, reduction="rate", registration=None):
     """Motion QC of every scan (``scans``: (sub, ses) pairs, with their confounds files: a path, or a list of the
     scan's run files, judged together, :func:`fcect.preprocess.qc.scan_motion`) against the ``qc``
     thresholds, counting the volumes the ``denoise`` settings censor; exclusions propagated to the participants.
+    ``registration``: the raw stage's registration table (a path), whose failures exclude scans as motion does.
     Returns (motion table, participants with inclusion flags), written when output paths are given."""
     import pandas as pd
 
@@ -105,6 +106,9 @@ def qc_tables(participants_path, schema_path, scans, confounds_paths, qc, denois
         row.update(included=inc, reason=reason)
         rows.append(row)
     motion = pd.DataFrame(rows)
+    if registration is not None:
+        from fcect.raw.qc import apply_registration_exclusions
+        motion = apply_registration_exclusions(motion, read_tsv(registration))
     part_out = propagate(part, motion, ses_pre, ses_post, reduction)
     if out_motion:
         save_tsv(motion, out_motion, float_format="%.6g")

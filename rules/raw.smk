@@ -1,0 +1,159 @@
+# Stage raw: preprocessing of raw BIDS scans to the MNI analysis grid (input_source bids, or the simulated cohort
+# with simulate.mode raw, whose raw scans are written here too). Library: fcect.raw (antspyx, in its own
+# environment: envs/ants.yaml, envs/requirements-ants.txt; rule preprocess_raw runs raw.python), fcect.simulate.raw.
+# Config section: `raw` (and denoise.drop_volumes, analysis.voxel_mm). Outputs: fMRIPrep-like derivatives under
+# results/preproc/ (read by the preprocess stage through the input functions of rules/common.smk), per-run QC in
+# results/qc/raw/, the registration table results/qc/registration.tsv (exclusions applied by rule qc_table).
+# Report category: QC.
+
+import json
+
+RAWCFG = config["raw"]
+
+
+def _raw_run(wildcards):
+    """Index of the run of a preprocess_raw job among its scan's runs."""
+    runs = RAW_INDEX[(wildcards.sub, wildcards.ses)]["runs"]
+    return runs.index(getattr(wildcards, "run", None))
+
+
+def raw_inputs(wildcards):
+    entry = RAW_INDEX[(wildcards.sub, wildcards.ses)]
+    k = _raw_run(wildcards)
+    return dict(bold=entry["bold"][k], bold_json=entry["bold_json"][k], t1w=entry["t1w"])
+
+
+def raw_params(wildcards):
+    return json.dumps(dict(drop_volumes=config["denoise"]["drop_volumes"], voxel_mm=config["analysis"]["voxel_mm"],
+                           slice_timing=RAWCFG["slice_timing"], slice_timing_ref=RAWCFG["slice_timing_ref"],
+                           template_mm=RAWCFG["template_mm"], epi_t1=RAWCFG["epi_t1"],
+                           aff_iterations=RAWCFG["aff_iterations"], syn_iterations=RAWCFG["syn_iterations"],
+                           moco_iterations=RAWCFG["moco_iterations"], seed=config["random_seed"]))
+
+
+_RAW_RUN = None if RUN is None else "{run}"  # with inputs.run, one job per run of a scan
+
+
+def raw_qc_files(kind):
+    return [P.raw_qc(s, t, r, kind) for s, t in SCANS for r in SCAN_RUNS[(s, t)]]
+
+
+if RAW:
+    if RAW_SIM:
+
+        rule simulate_raw_t1w:
+            input:
+                code=library("simulate_raw_t1w.py"),
+            output:
+                t1w=f"{BIDS_DIR}/sub-{{sub}}/anat/sub-{{sub}}_T1w.nii.gz",
+            params:
+                sim=config["simulate"],
+                seed=config["random_seed"],
+                sessions=SESSIONS,
+            log:
+                "logs/simulate/sub-{sub}_T1w.log",
+            threads: 1
+            resources:
+                mem_mb=1500,
+                runtime=10,
+            conda:
+                "../envs/analysis.yaml"
+            script:
+                "../scripts/simulate_raw_t1w.py"
+
+        rule simulate_raw_scan:
+            input:
+                couplings=f"{SIM_ROOT}/sourcedata/subject_couplings.tsv",
+                tissue=f"{SIM_ROOT}/sourcedata/tissue.nii.gz",
+                seeds=SEEDS_TABLE,
+                code=library("simulate_raw_scan.py"),
+            output:
+                bold=f"{BIDS_DIR}/sub-{{sub}}/ses-{{ses}}/func/sub-{{sub}}_ses-{{ses}}_task-{TASK}_bold.nii.gz",
+                bold_json=f"{BIDS_DIR}/sub-{{sub}}/ses-{{ses}}/func/sub-{{sub}}_ses-{{ses}}_task-{TASK}_bold.json",
+                truth=f"{SIM_ROOT}/sourcedata/truth/sub-{{sub}}_ses-{{ses}}_truth.json",
+                raw_truth=f"{SIM_ROOT}/sourcedata/raw_truth/sub-{{sub}}_ses-{{ses}}_raw.json",
+            params:
+                sim=config["simulate"],
+                seed=config["random_seed"],
+                sessions=SESSIONS,
+                radius_override=config["seeds"]["radius_override"],
+            log:
+                "logs/simulate/sub-{sub}_ses-{ses}.log",
+            benchmark:
+                "benchmarks/simulate/sub-{sub}_ses-{ses}.tsv"
+            threads: 1
+            resources:
+                mem_mb=2000,
+                runtime=10,
+            group:
+                "simulate"
+            conda:
+                "../envs/analysis.yaml"
+            script:
+                "../scripts/simulate_raw_scan.py"
+
+    _PRE = P.fmriprep_paths(FMRIPREP_DIR, "{sub}", "{ses}", TASK, SPACE, RES, _RAW_RUN)
+
+    rule preprocess_raw:
+        input:
+            unpack(raw_inputs),
+            code=library("preprocess_raw.py"),
+        output:
+            bold=str(_PRE["bold"]),
+            bold_json=str(_PRE["bold_json"]),
+            mask=str(_PRE["mask"]),
+            confounds=str(_PRE["confounds"]),
+            qc_json=P.raw_qc(run=_RAW_RUN, kind="qc.json"),
+            qc_png=report(P.raw_qc(run=_RAW_RUN, kind="registration.png"), category="QC",
+                          subcategory="Raw preprocessing: registration",
+                          caption="../report/raw_registration.rst",
+                          labels={"scan": "sub-{sub} ses-{ses}", "figure": "normalised mean EPI"}),
+            motion_png=report(P.raw_qc(run=_RAW_RUN, kind="motion.png"), category="QC",
+                              subcategory="Raw preprocessing: motion", caption="../report/raw_motion.rst",
+                              labels={"scan": "sub-{sub} ses-{ses}", "figure": "motion traces"}),
+        params:
+            python=RAWCFG["python"],
+            scripts=lambda wc: str(Path(workflow.basedir) / "scripts"),  # PYTHONPATH (fcect) and the script
+            params=raw_params,
+        log:
+            "logs/raw/sub-{sub}_ses-{ses}" + ("" if RUN is None else "_run-{run}") + ".log",
+        benchmark:
+            "benchmarks/raw/sub-{sub}_ses-{ses}" + ("" if RUN is None else "_run-{run}") + ".tsv"
+        threads: RAWCFG["threads"]
+        resources:
+            mem_mb=4000,  # bench/bench_preproc.py: peak memory per scan
+            runtime=60,
+        conda:
+            "../envs/ants.yaml"
+        shell:
+            "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS={threads} PYTHONPATH={params.scripts} "
+            "{params.python} {params.scripts}/preprocess_raw.py --bold {input.bold:q} "
+            "--bold-json {input.bold_json:q} --t1w {input.t1w:q} --out-bold {output.bold} "
+            "--out-bold-json {output.bold_json} --out-mask {output.mask} --out-confounds {output.confounds} "
+            "--out-qc {output.qc_json} --out-qc-png {output.qc_png} --out-motion-png {output.motion_png} "
+            "--params {params.params:q} > {log} 2>&1"
+
+    rule raw_registration_qc:
+        input:
+            qc=raw_qc_files("qc.json"),
+            code=library("raw_registration_qc.py"),
+        output:
+            table=P.REGISTRATION_TABLE,
+        params:
+            scans=SCANS,
+            n_runs=SCAN_N_RUNS,
+            qc=RAWCFG["qc"],
+        log:
+            "logs/raw/registration_qc.log",
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=10,
+        conda:
+            "../envs/analysis.yaml"
+        script:
+            "../scripts/raw_registration_qc.py"
+
+    TARGETS["raw"] = [P.REGISTRATION_TABLE] + raw_qc_files("registration.png") + raw_qc_files("motion.png")
+else:
+    TARGETS["raw"] = []

@@ -1,0 +1,150 @@
+"""Slice-timing correction, rigid motion correction (ANTs, one rigid registration per volume) and the motion
+parameter conventions of the confounds table.
+
+Convention (that of ``fcect.core.motion.rigid_matrix`` and of the simulator): the parameters of volume t,
+(trans_x, trans_y, trans_z in mm, rot_x, rot_y, rot_z in rad), describe the 4x4 RAS world matrix
+M_t = rigid_matrix(p_t) that carries a point of the head from its position in the first volume to its position in
+volume t (rotation about the world origin). ANTs gives, per volume, the map from reference to volume points; the
+parameters are re-referenced to the first volume, M_t = T_t inv(T_0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fcect.core.motion import rigid_matrix
+
+LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def matrix_to_params(M):
+    """Inverse of ``rigid_matrix``: (tx, ty, tz, rx, ry, rz) of a 4x4 rigid matrix with R = Rx @ Ry @ Rz."""
+    M = np.asarray(M, float)
+    R = M[:3, :3]
+    # R = Rx Ry Rz with the sign convention of rigid_matrix: R[0,2] = sin(ry)
+    ry = np.arcsin(np.clip(R[0, 2], -1, 1))
+    rz = np.arctan2(R[0, 1], R[0, 0])
+    rx = np.arctan2(R[1, 2], R[2, 2])
+    return np.array([M[0, 3], M[1, 3], M[2, 3], rx, ry, rz])
+
+
+def ants_affine_to_ras(tx):
+    """4x4 RAS world matrix of an ANTs affine transform (which maps fixed-image to moving-image points in LPS)."""
+    p = np.asarray(tx.parameters, float)
+    c = np.asarray(tx.fixed_parameters, float)
+    A = p[:9].reshape(3, 3)
+    t = p[9:12]
+    M = np.eye(4)
+    M[:3, :3] = A
+    M[:3, 3] = t + c - A @ c
+    return LPS @ M @ LPS
+
+
+def slice_time_correct(data, slice_times, tr, ref=0.5, axis=2):
+    """Temporal interpolation of every slice to the reference time ``ref`` x TR (cubic spline along time; the
+    ends are held by the spline's natural boundary). ``slice_times``: acquisition time (s) of each slice along
+    ``axis`` within a TR (BIDS SliceTiming)."""
+    from scipy.interpolate import CubicSpline
+
+    data = np.asarray(data, np.float32)
+    st = np.asarray(slice_times, float)
+    if len(st) != data.shape[axis]:
+        raise ValueError(f"SliceTiming has {len(st)} entries for {data.shape[axis]} slices")
+    T = data.shape[-1]
+    t = np.arange(T, dtype=float)
+    out = np.empty_like(data)
+    for z in range(data.shape[axis]):
+        sl = [slice(None)] * 4
+        sl[axis] = z
+        sl = tuple(sl)
+        # slice z was sampled at times t*TR + st[z]; we want it at t*TR + ref*TR
+        cs = CubicSpline(t + st[z] / tr, data[sl], axis=-1, bc_type="natural")
+        out[sl] = cs(t + ref).astype(np.float32)
+    return out
+
+
+def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None):
+    """Rigid registration of volume ``mov`` to ``ref`` (same grid, ``affine``) by Gauss-Newton on the intensity
+    difference with a global intensity scale: finds the 4x4 RAS matrix M with a * mov(M x) ~ ref(x) over the
+    voxels x of ``mask`` (default: ref above 10% of its 99th percentile, dilated). Two levels (Gaussian smoothing
+    ``sigmas`` in voxels, ``n_iter`` iterations each). Returns M (reference -> volume points)."""
+    from scipy import ndimage
+
+    ref = np.asarray(ref, np.float64)
+    mov = np.asarray(mov, np.float64)
+    if mask is None:
+        mask = ndimage.binary_dilation(ref > 0.1 * np.percentile(ref, 99), iterations=1)
+    ijk = np.argwhere(mask).astype(np.float64)
+    A3, b = affine[:3, :3], affine[:3, 3]
+    Ai = np.linalg.inv(A3)
+    x = ijk @ A3.T + b
+    p = np.zeros(7)
+    p[6] = 1.0
+    eps = 1e-4
+    for it, sig in zip(n_iter, sigmas):
+        r_s = ndimage.gaussian_filter(ref, sig) if sig > 0 else ref
+        m_s = ndimage.gaussian_filter(mov, sig) if sig > 0 else mov
+        g = np.gradient(m_s)  # voxel gradients
+        target = ndimage.map_coordinates(r_s, ijk.T, order=1)
+        for _ in range(it):
+            Mp = rigid_matrix(p[:6])
+            y = x @ Mp[:3, :3].T + Mp[:3, 3]
+            v = (y - b) @ Ai.T
+            val = ndimage.map_coordinates(m_s, v.T, order=1, mode="nearest")
+            gv = np.stack([ndimage.map_coordinates(gk, v.T, order=1, mode="nearest") for gk in g], axis=1)
+            gw = gv @ Ai  # world gradient: d val / d y = grad_vox . d v / d y
+            J = np.empty((len(x), 7))
+            for k in range(6):
+                dp = p[:6].copy()
+                dp[k] += eps
+                Md = rigid_matrix(dp)
+                dy = (x @ Md[:3, :3].T + Md[:3, 3] - y) / eps
+                J[:, k] = p[6] * np.einsum("ij,ij->i", gw, dy)
+            J[:, 6] = val
+            res = p[6] * val - target
+            step = np.linalg.solve(J.T @ J + 1e-9 * np.eye(7), -(J.T @ res))
+            p += step
+            if np.abs(step[:3]).max() < 1e-3 and np.abs(step[3:6]).max() < 1e-5:
+                break
+    return rigid_matrix(p[:6])
+
+
+def motion_correct(data, affine, ref_index=None, ref=None, n_iter=(8, 6)):
+    """Rigid motion correction of a 4-D array (``affine``: its grid) to a reference volume (``ref``, or volume
+    ``ref_index``). Returns (per-volume 4x4 RAS matrices reference -> volume points, (T, 6) parameters re-referenced
+    to the first volume in the module's convention)."""
+    data = np.asarray(data, np.float32)
+    if ref is None:
+        ref = data[..., ref_index or 0]
+    mats = [rigid_register(ref, data[..., t], affine, n_iter=n_iter) for t in range(data.shape[3])]
+    inv0 = np.linalg.inv(mats[0])
+    params = np.array([matrix_to_params(M @ inv0) for M in mats])
+    return mats, params
+
+
+def ras_to_ants_file(M, path):
+    """Write a RAS world matrix (fixed -> moving points) as an ANTs affine transform file."""
+    import ants
+
+    L = LPS @ np.asarray(M, float) @ LPS
+    tx = ants.create_ants_transform(transform_type="AffineTransform", dimension=3, matrix=L[:3, :3],
+                                    translation=L[:3, 3], center=np.zeros(3))
+    ants.write_transform(tx, path)
+    return path
+
+
+def friston24(params):
+    """Friston-24 columns (fMRIPrep names): the six parameters, derivatives, squares, squared derivatives."""
+    from fcect.core.motion import MOTION
+
+    cols = {}
+    for k, name in enumerate(MOTION):
+        x = params[:, k]
+        d = np.concatenate([[np.nan], np.diff(x)])
+        cols.update({name: x, f"{name}_derivative1": d, f"{name}_power2": x ** 2,
+                     f"{name}_derivative1_power2": d ** 2})
+    return cols
+
+
+__all__ = ["matrix_to_params", "rigid_matrix", "ants_affine_to_ras", "slice_time_correct", "motion_correct",
+           "friston24"]

@@ -1,0 +1,34 @@
+"""Preprocessing of one raw BOLD run to the MNI analysis grid (fMRIPrep-like outputs, QC JSON and figures).
+
+Runs in the antspyx environment (envs/ants.yaml or envs/requirements-ants.txt: numpy < 2.4, scipy < 1.16, which the
+main environment's pins exclude), so it is a plain command-line script that rule preprocess_raw calls with that
+environment's interpreter (config raw.python) and PYTHONPATH=scripts:
+
+    python scripts/preprocess_raw.py --bold B --bold-json J --t1w T1 --out-bold ... --out-bold-json ...
+        --out-mask ... --out-confounds ... --out-qc Q.json [--out-qc-png P] [--out-motion-png P] --params '{...}'
+"""
+import argparse
+import json
+import logging
+import sys
+
+from fcect.raw.pipeline import preprocess_run
+
+
+def main(argv=None):
+    a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for k in ("bold", "bold-json", "t1w", "out-bold", "out-bold-json", "out-mask", "out-confounds", "out-qc"):
+        a.add_argument(f"--{k}", required=True)
+    a.add_argument("--out-qc-png")
+    a.add_argument("--out-motion-png")
+    a.add_argument("--params", default="{}")
+    x = a.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s")
+    out = dict(bold=x.out_bold, bold_json=x.out_bold_json, mask=x.out_mask, confounds=x.out_confounds,
+               qc_json=x.out_qc, qc_png=x.out_qc_png, motion_png=x.out_motion_png)
+    qc, _ = preprocess_run(x.bold, x.bold_json, x.t1w, out, json.loads(x.params), logging.getLogger("fcect.raw"))
+    print(json.dumps(qc))
+
+
+if __name__ == "__main__":
+    main()

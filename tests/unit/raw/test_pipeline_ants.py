@@ -1,0 +1,144 @@
+"""The raw path end to end on one simulated scan (native space: subject affine + warp, planted motion, slice
+offsets, T1w from the template), preprocessed by scripts/preprocess_raw.py in the antspyx environment at coarse
+resolution: motion recovered, registration Dice, and FC maps against the same scan's clean MNI-space maps."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcect.core.io import save_nifti
+from fcect.core.motion import MOTION
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow
+
+
+def ants_python():
+    for c in (os.environ.get("FCECT_ANTS_PYTHON"), str(ROOT / ".venv-ants/bin/python"), shutil.which("python-ants")):
+        if c and os.path.exists(c):
+            r = subprocess.run([c, "-c", "import ants"], capture_output=True)
+            if r.returncode == 0:
+                return c
+    return None
+
+
+ANTS = ants_python()
+needs_ants = pytest.mark.skipif(ANTS is None, reason="antspyx environment not found: create it with "
+                                "`python3.11 -m venv .venv-ants && .venv-ants/bin/pip install -r "
+                                "envs/requirements-ants.txt` (CI does) or set FCECT_ANTS_PYTHON")
+SIM = dict(n_trd=4, n_completers=3, n_hc=4, voxel_mm=6.0, n_volumes=60, n_dummy=4, smooth_noise_fwhm=8.0,
+           motion_outliers={"hc_pre": 0, "trd_post": 0})
+# slice_timing_ref 0: the simulator's clean series is the signal at each volume's onset (slice z acquired
+# SliceTiming[z] later), so the corrected series is compared with the clean one at the same times
+RAWP = dict(drop_volumes=4, voxel_mm=6.0, template_mm=4.0, aff_iterations=[100, 50], syn_iterations=[20, 10, 0],
+            slice_timing_ref=0.0)
+
+
+def run_preprocess(bold, side, t1w, d, params, python=None):
+    out = {k: str(d / f"{k}{e}") for k, e in dict(bold=".nii.gz", bold_json=".json", mask="_mask.nii.gz",
+                                                   confounds=".tsv", qc="_qc.json", qc_png="_reg.png",
+                                                   motion_png="_motion.png").items()}
+    cmd = [python or ANTS, str(ROOT / "scripts/preprocess_raw.py"), "--bold", str(bold), "--bold-json", str(side),
+           "--t1w", str(t1w), "--out-bold", out["bold"], "--out-bold-json", out["bold_json"], "--out-mask",
+           out["mask"], "--out-confounds", out["confounds"], "--out-qc", out["qc"], "--out-qc-png", out["qc_png"],
+           "--out-motion-png", out["motion_png"], "--params", json.dumps(params)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "scripts"), ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="2")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def raw_scan(tmp_path_factory):
+    from fcect.preprocess.seeds import read_seeds
+    from fcect.simulate.cohort import cohort_table
+    from fcect.simulate.params import SimParams
+    from fcect.simulate.raw import t1w_image, write_raw_scan
+    from fcect.simulate.scan import write_scan
+
+    d = tmp_path_factory.mktemp("raw")
+    p = SimParams.from_config(SIM, 20260101)
+    _, coup = cohort_table(p)
+    seeds = read_seeds(ROOT / "config/seeds.tsv", 9.0)
+    rows = coup[(coup.participant_id == "sub-001") & (coup.session == "pre")][["seed", "target", "coupling"]]
+    raw = dict(bold=d / "bold.nii.gz", bold_json=d / "bold.json", raw_truth=d / "raw_truth.json")
+    write_raw_scan(p, "001", "pre", rows, False, seeds, raw, d / "truth.json", cfg={"t1_voxel_mm": 3.0})
+    save_nifti(t1w_image(p.seed, "001", {"t1_voxel_mm": 3.0}), d / "t1w.nii.gz")
+    clean = dict(bold=d / "mni_bold.nii.gz", mask=d / "mni_mask.nii.gz", confounds=d / "mni_conf.tsv",
+                 bold_json=d / "mni_bold.json")
+    write_scan(p, "001", "pre", rows, False, seeds, clean, d / "truth_mni.json")
+    return d, raw, clean, seeds
+
+
+@pytest.fixture(scope="module")
+def preprocessed(raw_scan):
+    d, raw, clean, seeds = raw_scan
+    if ANTS is None:
+        pytest.skip("antspyx environment not found")
+    return run_preprocess(raw["bold"], raw["bold_json"], d / "t1w.nii.gz", d / "pre", dict(RAWP, seed=1))
+
+
+@needs_ants
+def test_raw_path_recovers_planted_motion(raw_scan, preprocessed):
+    d, raw, _, _ = raw_scan
+    truth = np.array(json.loads(Path(raw["raw_truth"]).read_text())["motion"])
+    est = pd.read_csv(preprocessed["confounds"], sep="\t")[MOTION].to_numpy()
+    err = est - truth
+    assert np.abs(err[:, :3]).max() < 0.2, np.abs(err[:, :3]).max()
+    assert np.degrees(np.abs(err[:, 3:]).max()) < 0.2
+
+
+@needs_ants
+def test_registration_dice_on_misaligned_subject(raw_scan, preprocessed):
+    """Subject space misaligned by up to 6 deg, 8 mm, 5% scaling and a 2 mm warp: Dice of the EPI brain mask
+    carried to MNI with the template brain mask above 0.85 (0.95 measured), and the QC figures written."""
+    qc = json.loads(Path(preprocessed["qc"]).read_text())
+    assert qc["dice_brain"] > 0.85, qc
+    assert qc["slice_timing"] is True
+    assert os.path.getsize(preprocessed["qc_png"]) > 10000 and os.path.getsize(preprocessed["motion_png"]) > 10000
+    img = nib.load(preprocessed["bold"])
+    from fcect.preprocess.masks import analysis_grid
+    aff, shape = analysis_grid(6.0)
+    assert img.shape == shape + (60,) and np.allclose(img.affine, aff)
+
+
+@needs_ants
+@pytest.mark.xfail(strict=True, reason="known gap (issue 13): at this test's 6 mm / 60-volume scale the raw-path "
+                   "FC maps correlate only 0.1-0.6 with the clean maps (voxelwise BOLD r median 0.93 after "
+                   "slice-timing to the volume onset); the > 0.9 criterion is not met yet")
+def test_raw_path_fc_maps_match_clean_mni_maps(raw_scan, preprocessed, tmp_path):
+    """Each seed's FC map from the raw path correlates above 0.9 with the map from the same scan's clean
+    MNI-space data, both through the workflow's own denoising and FC (fcect.preprocess.run.denoise_and_fc)."""
+    from fcect.preprocess.masks import analysis_grid, make_masks, seed_masks
+    from fcect.preprocess.run import denoise_and_fc
+
+    d, raw, clean, seeds = raw_scan
+    aff, amask, cgm = make_masks(6.0)
+    _, shape = analysis_grid(6.0)
+    sm = seed_masks(seeds, aff, shape, cgm, min_voxels=3)
+    save_nifti(nib.Nifti1Image(amask.astype(np.uint8), aff), tmp_path / "amask.nii.gz")
+    save_nifti(nib.Nifti1Image(sm.astype(np.uint8), aff), tmp_path / "seeds.nii.gz")
+    seeds.to_csv(tmp_path / "seeds.tsv", sep="\t", index=False)
+    params = dict(preset="dpabi", drop_volumes=4, high_pass=0.01, low_pass=0.08, filter="butterworth",
+                  detrend=True, fwhm=6.0, interpolation="continuous", fd_threshold=0.5, censor_neighbors=[1, 2],
+                  min_volumes=40)
+    ids = list(seeds.seed_id)
+    maps = {}
+    for name, f in (("raw", dict(bold=preprocessed["bold"], confounds=preprocessed["confounds"],
+                                 bold_json=preprocessed["bold_json"])),
+                    ("clean", dict(bold=clean["bold"], confounds=clean["confounds"], bold_json=clean["bold_json"]))):
+        outs = [tmp_path / f"{name}_{k}.nii.gz" for k in ids]
+        denoise_and_fc(f["bold"], f["confounds"], f["bold_json"], tmp_path / "amask.nii.gz",
+                       tmp_path / "seeds.nii.gz", tmp_path / "seeds.tsv", params, ids, outs,
+                       tmp_path / f"{name}_info.json")
+        maps[name] = np.stack([nib.load(o).get_fdata()[amask] for o in outs])
+    r = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(maps["raw"], maps["clean"])])
+    print("FC map correlations raw vs clean:", dict(zip(ids, np.round(r, 3))))
+    assert r.min() > 0.9, dict(zip(ids, r))
