@@ -6,38 +6,6 @@
 # results/qc/raw/, the registration table results/qc/registration.tsv (exclusions applied by rule qc_table).
 # Report category: QC.
 
-import json
-
-RAWCFG = config["raw"]
-
-
-def _raw_run(wildcards):
-    """Index of the run of a preprocess_raw job among its scan's runs."""
-    runs = RAW_INDEX[(wildcards.sub, wildcards.ses)]["runs"]
-    return runs.index(getattr(wildcards, "run", None))
-
-
-def raw_inputs(wildcards):
-    entry = RAW_INDEX[(wildcards.sub, wildcards.ses)]
-    k = _raw_run(wildcards)
-    return dict(bold=entry["bold"][k], bold_json=entry["bold_json"][k], t1w=entry["t1w"])
-
-
-def raw_params(wildcards):
-    return json.dumps(dict(drop_volumes=config["denoise"]["drop_volumes"], voxel_mm=config["analysis"]["voxel_mm"],
-                           slice_timing=RAWCFG["slice_timing"], slice_timing_ref=RAWCFG["slice_timing_ref"],
-                           template_mm=RAWCFG["template_mm"], epi_t1=RAWCFG["epi_t1"],
-                           aff_iterations=RAWCFG["aff_iterations"], syn_iterations=RAWCFG["syn_iterations"],
-                           moco_iterations=RAWCFG["moco_iterations"], seed=config["random_seed"]))
-
-
-_RAW_RUN = None if RUN is None else "{run}"  # with inputs.run, one job per run of a scan
-
-
-def raw_qc_files(kind):
-    return [P.raw_qc(s, t, r, kind) for s, t in SCANS for r in SCAN_RUNS[(s, t)]]
-
-
 if RAW:
     if RAW_SIM:
 
