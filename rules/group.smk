@@ -43,7 +43,7 @@ rule group_inference:
     threads: GROUP["threads"]
     resources:
         # paper-sized design (135 subjects x 55,500 voxels): ~0.4 GB peak; 5000 permutations of every method take
-        # ~5-8 min on one core (TFCE dominates, docs in bench/README.md). A retry asks for attempt x the request.
+        # ~1-1.5 min on one core since the compiled TFCE kernel (TFCE still ~85%; bench/README.md). A retry asks for attempt x the request.
         mem_mb=lambda wc, attempt: attempt * 3000,
         runtime=lambda wc, attempt: attempt * 60,
     conda:

@@ -227,7 +227,7 @@ rule transcriptomics_enrichment:
         "benchmarks/transcriptomics/enrichment.tsv"
     threads: max(2, TX["threads"])  # blitzgsea needs >= 2 processes (its single-process path is broken)
     resources:
-        # calibration: n_nulls PLS runs x n_boot resamples (1000 x 100 on 15,633 genes: ~2-4 min), then blitzgsea
+        # calibration: every PLS null (default 5000) x n_boot resamples (~10-20 min at default size), then blitzgsea
         mem_mb=lambda wc, attempt: attempt * 4000,
         runtime=lambda wc, attempt: attempt * 60,
     conda:
