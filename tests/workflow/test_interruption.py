@@ -23,9 +23,8 @@ number of cores changes no result: group_inference ran with one BLAS thread inst
 permutations and repeated k-fold in one process instead of two (joblib, another code path). Not covered here:
 transcriptomics_pls and transcriptomics_enrichment (threads 2), too slow to run again for this test.
 
-The GSEA tables (enrichment_gsea_*) are left out of the table comparison: their leading-edge column still varies
-between runs (see test_summary_regression.py); summary.json carries their statistics. Neither the tables nor
-summary.json hold timestamps (the elapsed times are in group.json and svr.json).
+Every table is compared, the GSEA tables (enrichment_gsea_*) included. Neither the tables nor summary.json hold
+timestamps (the elapsed times are in group.json and svr.json).
 """
 import hashlib
 import os
@@ -117,9 +116,8 @@ def _sha(path):
 
 
 def _tables(run):
-    """{relative path: sha256} of every result table but the GSEA tables (their leading-edge column varies)."""
-    return {str(p.relative_to(run)): _sha(p) for p in sorted((run / "results").rglob("*.tsv"))
-            if "enrichment_gsea_" not in p.name}
+    """{relative path: sha256} of every result table."""
+    return {str(p.relative_to(run)): _sha(p) for p in sorted((run / "results").rglob("*.tsv"))}
 
 
 @pytest.fixture(scope="module")
