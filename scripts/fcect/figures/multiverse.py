@@ -5,6 +5,8 @@ where the specification uses it)."""
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -45,7 +47,7 @@ def spec_curve_figure(table: pd.DataFrame, title: str = "Multiverse: specificati
         specs[c].notna(), "main")})]
     panels = curve_panels(table)
     n = max(len(panels), 1)
-    fig, axes = plt.subplots(2, n, figsize=(max(WIDTH_IN, 2.3 * n), 2.2 + 0.16 * len(levels)), squeeze=False,
+    fig, axes = plt.subplots(2, n, figsize=(WIDTH_IN, 2.2 + 0.16 * len(levels)), squeeze=False,
                              gridspec_kw=dict(height_ratios=[1.3, 0.16 * len(levels) + 0.2]), sharex="col")
     for j, (res, d) in enumerate(panels):
         d = d.assign(estimate=pd.to_numeric(d["estimate"], errors="coerce"))
@@ -63,7 +65,7 @@ def spec_curve_figure(table: pd.DataFrame, title: str = "Multiverse: specificati
             if specs.loc[sid, "is_main"]:
                 ax.axvline(xi, color="C3", lw=0.8, ls=":")
         ax.axhline(0, color="0.7", lw=0.6)
-        ax.set_title(YLABELS.get(res, res), fontsize=7)
+        ax.set_title(textwrap.fill(YLABELS.get(res, res), 22), fontsize=6)  # five panels share 7 in
         ax.tick_params(labelsize=6)
         for xi, sid in zip(x, d.index):
             for k, (c, v) in enumerate(levels):
