@@ -49,7 +49,7 @@ def run_preprocess(bold, side, t1w, d, params, python=None):
            "--t1w", str(t1w), "--out-bold", out["bold"], "--out-bold-json", out["bold_json"], "--out-mask",
            out["mask"], "--out-confounds", out["confounds"], "--out-qc", out["qc"], "--out-qc-png", out["qc_png"],
            "--out-motion-png", out["motion_png"], "--params", json.dumps(params)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "scripts"), ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="2")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "scripts"), ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="1")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
