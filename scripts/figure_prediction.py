@@ -1,4 +1,5 @@
-"""Rule figure_prediction: predicted vs observed HAMD reduction and the permutation null, per mode (Figure 5)."""
+"""Rule figure_prediction: predicted vs observed HAMD reduction and the permutation null, per mode, and the
+like-for-like selection rules (Figure 5)."""
 import json
 
 from fcect.core.io import read_tsv, run_logged
@@ -14,7 +15,7 @@ def main(smk, log):
     for mode, pred, null in zip(p.modes, smk.input.predictions, smk.input.null):
         modes.append(dict(mode=mode, summary=svr["modes"].get(mode, {}), predictions=read_tsv(pred),
                           null=read_tsv(null)))
-    fig = prediction_figure(modes, reduction=p.reduction)
+    fig = prediction_figure(modes, reduction=p.reduction, rules=svr.get("rules"))
     save_figure(fig, smk.output.png, smk.output.vector, dpi=p.dpi)
     log.info("prediction figure: modes %s", p.modes)
 

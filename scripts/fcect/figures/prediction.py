@@ -10,9 +10,33 @@ from fcect.core.vocabulary import MODE_TITLE, reduction_label
 from fcect.figures.style import WIDTH_IN, fmt_p, style, text_panel
 
 
-def prediction_figure(modes: list, reduction="rate"):
+def rules_panel(ax, rules: dict):
+    """Like-for-like selection rules (svr.json ``rules``): per rule, LOO r with the rule applied on the full sample
+    (as_published, orange) and inside each fold (nested, blue), joined by a line; the gap is the leakage alone."""
+    names = list(rules)
+    for i, name in enumerate(names):
+        res = rules[name]
+        ra = (res.get("as_published") or {}).get("loo", {}).get("r", np.nan)
+        rn = (res.get("nested") or {}).get("loo", {}).get("r", np.nan)
+        pa = (res.get("as_published") or {}).get("p_permutation", {}).get("r")
+        pn = (res.get("nested") or {}).get("p_permutation", {}).get("r")
+        ax.plot([ra, rn], [i, i], color="0.6", lw=1.0, zorder=1)
+        ax.scatter([ra], [i], color="#D55E00", s=28, zorder=3, label="full-sample selection" if i == 0 else None)
+        ax.scatter([rn], [i], color="#0072B2", s=28, zorder=3, label="selection inside each fold" if i == 0 else None)
+        ax.text(1.02, i, ", ".join(fmt_p(x, 2).removeprefix("= ") for x in (pa, pn)), transform=ax.get_yaxis_transform(),
+                va="center", fontsize=6.2, color="0.3")
+    ax.axvline(0, color="0.8", lw=0.8, zorder=0)
+    ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names], fontsize=6.8)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel("r (LOO predicted, observed)")
+    ax.legend(loc="upper right", fontsize=6.2, frameon=True, framealpha=0.9, edgecolor="none", ncol=1)
+
+
+def prediction_figure(modes: list, reduction="rate", rules: dict | None = None):
     """Figure 5: per mode, (left) LOO-predicted vs observed HAMD reduction with r, permutation p and MAE;
-    (right) the permutation null distribution of r with the observed r.
+    (right) the permutation null distribution of r with the observed r; with ``rules`` (svr.json ``rules``), a last
+    panel compares each selection rule applied on the full sample and inside the folds (:func:`rules_panel`).
 
     ``modes``: list of dicts(mode, summary (svr.json mode entry), predictions (DataFrame), null (DataFrame)).
     ``reduction``: the HAMD reduction formula of the target (``rate`` or ``difference``; axis label)."""
@@ -21,6 +45,8 @@ def prediction_figure(modes: list, reduction="rate"):
     ok = [m.get("summary", {}).get("status", "ok") == "ok" and m.get("predictions") is not None
           and not m["predictions"].empty for m in modes]
     heights = [2.45 if o else 0.45 for o in ok] or [0.45]
+    if rules:  # a spacer row for the axis label above, then the rules panel
+        heights += [0.05, 0.5 + 0.28 * len(rules)]
     H = sum(heights) + 0.35 * len(heights) + 0.65
     fig = plt.figure(figsize=(WIDTH_IN, H))
     gs = fig.add_gridspec(len(heights), 2, height_ratios=heights, width_ratios=[1, 1.15], left=0.09, right=0.98,
@@ -71,6 +97,15 @@ def prediction_figure(modes: list, reduction="rate"):
         else:
             text_panel(axn, "No permutation null (prediction.n_permutations = 0).")
         axn.set_title(f"{next(letters)}  permutation null", loc="left", fontsize=8)
+    if rules:
+        ax = fig.add_subplot(gs[len(heights) - 1, :])
+        pos = ax.get_position()  # room for the rule names (left) and the permutation p (right)
+        ax.set_position([pos.x0 + 0.13, pos.y0, pos.width - 0.13 - 0.17, pos.height])
+        rules_panel(ax, rules)
+        ax.text(-0.3, 1.0, f"{next(letters)}  one selection rule, on the full sample and inside the folds: the gap is "
+                           f"the leakage alone", transform=ax.transAxes, fontsize=8, va="bottom")
+        ax.text(1.02, 1.0, "p(perm): full, folds", transform=ax.transAxes, fontsize=6.2, color="0.3",
+                va="bottom")
     fig.suptitle("Prediction of the HAMD reduction from baseline FC (linear SVR, leave-one-out)",
                  y=1 - 0.08 / H, va="top")
     return fig

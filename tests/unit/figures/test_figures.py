@@ -113,7 +113,11 @@ def test_prediction_figure_with_a_skipped_mode(tmp_path):
     skipped = dict(mode="as_published", summary=dict(status="skipped: no full-sample cluster"),
                    predictions=pd.DataFrame(columns=["observed", "predicted"]), null=pd.DataFrame(columns=["r"]))
     FS.save_figure(FP.prediction_figure([skipped, ok]), tmp_path / "p.png")
-    check_png(tmp_path / "p.png")
+    h0 = check_png(tmp_path / "p.png")[1]
+    rules = {f"rule{k}": dict(as_published=dict(loo=dict(r=0.6 - 0.1 * k), p_permutation=dict(r=0.01)),
+                              nested=dict(loo=dict(r=0.1 * k - 0.2), p_permutation=dict(r=0.4))) for k in range(3)}
+    FS.save_figure(FP.prediction_figure([skipped, ok], rules=rules), tmp_path / "q.png")
+    assert check_png(tmp_path / "q.png")[1] > h0  # the rules panel adds a row
 
 
 def _img(shape=(27, 32, 27), vox=6.0):

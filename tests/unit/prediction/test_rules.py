@@ -164,3 +164,33 @@ def test_uncorrected_rule_nested_equals_the_nested_mode():
                       seed=3, **QUIET)
     np.testing.assert_array_equal(rule["predictions"]["nested"], mode["predictions"])
     assert rule["nested"]["p_permutation"] == mode["p_permutation"]
+
+
+def test_prediction_table_puts_each_rule_side_by_side():
+    """results/tables/prediction.tsv: the configured modes first, then per rule its as_published and nested rows;
+    the difference column is as_published r - nested r, recomputed here from the rows themselves."""
+    from fcect.prediction.table import COLUMNS, prediction_table
+
+    def res(r, p, n=20):
+        return dict(n=n, loo=dict(r=r, mae=1 - r, rmse=1.1 - r, r2=r - 0.5), p_permutation=dict(r=p, mae=p))
+
+    svr = dict(seed="Exec2L", n_permutations=99,
+               modes=dict(as_published=dict(res(0.5, 0.01), status="ok", n_permutations=99),
+                          nested=dict(res(0.1, 0.3), status="ok", n_permutations=99)),
+               rules={name: dict(rule=dict(method=m), n=20, status="ok", as_published=res(ra, 0.02),
+                                 nested=res(rn, 0.4), difference=dict(r=ra - rn))
+                      for name, m, ra, rn in (("u", "uncorrected", 0.55, 0.05), ("g", "grf", 0.3, 0.2))})
+    t = prediction_table(svr)
+    assert list(t.columns) == COLUMNS
+    assert list(zip(t["analysis"], t["selection_rule"], t["mode"])) == [
+        ("main", "configured", "as_published"), ("main", "configured", "nested"), ("rule", "u", "as_published"),
+        ("rule", "u", "nested"), ("rule", "g", "as_published"), ("rule", "g", "nested")]
+    for name in ("u", "g"):
+        sub = t[t["selection_rule"] == name].set_index("mode")
+        assert sub.loc["as_published", "r_as_published_minus_nested"] == pytest.approx(
+            sub.loc["as_published", "r"] - sub.loc["nested", "r"])
+        assert np.isnan(sub.loc["nested", "r_as_published_minus_nested"])
+        assert (sub["n_permutations"] == 99).all() and (sub["status"] == "ok").all()
+    assert t["r_as_published_minus_nested"].iloc[:2].isna().all()
+    # no rules configured: the main rows only
+    assert len(prediction_table({k: v for k, v in svr.items() if k != "rules"})) == 2
