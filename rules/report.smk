@@ -16,7 +16,7 @@ rule report_methods:
         html=report(P.METHODS_HTML, caption="../report/methods.rst", category="Methods",
                     subcategory="Methods text", labels={"document": "methods"}),
     params:
-        stages=REPORT_STAGES,
+        stages=REPORT_STAGES + (["multiverse"] if MV_SPECS else []),
         contrasts=GROUP_CONTRASTS,
     log:
         "logs/report/methods.log",

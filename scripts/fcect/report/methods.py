@@ -117,6 +117,12 @@ def participants_paragraph(input_source: str | None, simulate: Mapping | None = 
              f"{_g(sim.get('n_hc'))} healthy controls (HC), with {_g(sim.get('n_volumes'))} volumes per scan "
              f"(TR = {_g(sim.get('tr'))} s) and planted, known effects, laid out as fMRIPrep derivatives. "
              f"The design reproduces {ref('paper')}.")
+    elif input_source == "bids":
+        inp = inputs or {}
+        t = (f"Raw resting-state BOLD images and T1-weighted images were read from a BIDS dataset (task "
+             f"'{inp.get('task')}'; sessions '{inp.get('sessions', {}).get('pre')}', before ECT, everyone, and "
+             f"'{inp.get('sessions', {}).get('post')}', after ECT, patients with a follow-up HAMD score) and "
+             f"preprocessed by the workflow (see Raw preprocessing) {ref('paper')}.")
     else:
         inp = inputs or {}
         t = (f"Resting-state BOLD images preprocessed with fMRIPrep (space "
@@ -138,6 +144,53 @@ def participants_paragraph(input_source: str | None, simulate: Mapping | None = 
               f"entered the baseline comparison and {sample.get('ect_included', 'n/a')} patients the post- vs "
               f"pre-ECT comparison.")
     return _paragraph("Data", t, refs, heading)
+
+
+def raw_paragraph(raw: Mapping, versions: Mapping | None = None, refs: Citations | None = None,
+                  heading: bool = True) -> str:
+    """Preprocessing of raw scans by the workflow (config ``raw``; input_source bids or simulate.mode raw)."""
+    r = raw or {}
+    qc = r.get("qc", {})
+    syn = r.get("syn_iterations") or []
+    t = ("Each run was preprocessed with ANTs (antspyx " + _version(versions, "antspyx") + f") {ref('ants')} and "
+         "nilearn. ")
+    if r.get("slice_timing", True):
+        t += (f"Where the sidecar gave SliceTiming, each slice's time series was interpolated to "
+              f"{_g(r.get('slice_timing_ref', 0.5))} of the TR. ")
+    t += ("Head motion was estimated by rigid registration of every volume to the mean of the volumes kept "
+          "(six parameters, their Friston-24 expansion and framewise displacement written as fMRIPrep confounds). "
+          f"The mean EPI was registered to the T1-weighted image ({r.get('epi_t1', 'rigid')}, Mattes mutual "
+          f"information) and the T1-weighted image to the MNI152 2009c template {ref('fonov')} at "
+          f"{_g(r.get('template_mm', 2.0))} mm (affine"
+          + (" then symmetric normalisation (SyN)" if syn and sum(syn) > 0 else "") + "); motion, EPI-to-T1w and "
+          "T1w-to-template transforms were composed and applied once to each volume, onto the analysis grid. "
+          "White-matter and CSF signals and aCompCor components came from the template's tissue maps on that grid. "
+          "Registration was checked per scan by the Dice coefficient of the EPI brain mask carried to MNI space "
+          "with the template brain mask and by the correlation of the normalised mean EPI with the template; scans "
+          f"with Dice below {_g(qc.get('min_dice', 0.8))} or correlation below "
+          f"{_g(qc.get('min_correlation', 0.1))} were excluded as head-motion exclusions are.")
+    return _paragraph("Raw preprocessing", t, refs, heading)
+
+
+def multiverse_paragraph(mv: Mapping, refs: Citations | None = None, heading: bool = True) -> str:
+    """The multiverse of the headline results (config ``multiverse``)."""
+    ch = {k: v for k, v in (mv.get("choices") or {}).items() if v}
+    names = {"denoise": "denoising preset", "seed_radius_mm": "seed radius (mm)",
+             "cluster_forming_p": "cluster-forming p", "fwe_method": "FWE method"}
+    design = mv.get("design", "product")
+    if design == "list":
+        what = f"{len(mv.get('specifications') or [])} listed specifications"
+    else:
+        what = ("every combination of " if design == "product" else "the main analysis and each alternative alone "
+                "among ") + _list(f"{names.get(k, k)} ({', '.join(map(str, v))})" for k, v in ch.items())
+    t = (f"To show whether the headline results depend on arbitrary analytic choices, a multiverse analysis "
+         f"{ref('steegen')} reran the stages that each choice affects for {what}. For each specification the "
+         f"baseline clusters per seed, the ECT cluster of the clinical seed, the clinical correlation, the SVR r "
+         f"({_g(mv.get('n_permutations'))} permutations)"
+         + (" and the variance explained by PLS1" if mv.get("pls", True) else "")
+         + f" were recorded and shown as a specification curve {ref('simonsohn')}; an effect was counted as holding "
+         f"at p < {_g(mv.get('alpha', 0.05))}.")
+    return _paragraph("Multiverse", t, refs, heading)
 
 
 def denoise_paragraph(denoise: Mapping, analysis: Mapping, versions: Mapping | None = None,
@@ -401,6 +454,10 @@ def methods_markdown(config: Mapping, versions: Mapping | None = None, sample: M
     refs = Citations()
     P = [participants_paragraph(config.get("input_source"), config.get("simulate", {}), config.get("inputs", {}),
                                 sample, refs),
+         *([raw_paragraph(config.get("raw", {}), versions, refs)]
+           if config.get("input_source") == "bids" or (config.get("input_source") == "simulated"
+                                                        and (config.get("simulate") or {}).get("mode") == "raw")
+           else []),
          denoise_paragraph(config.get("denoise", {}), config.get("analysis", {}), versions, refs),
          motion_paragraph(config.get("qc", {}), refs),
          fc_paragraph(config.get("seeds", {}), config.get("analysis", {}), seeds, refs)]
@@ -412,6 +469,9 @@ def methods_markdown(config: Mapping, versions: Mapping | None = None, sample: M
         P.append(prediction_paragraph(config["prediction"], versions, refs))
     if "transcriptomics" in stages and config.get("transcriptomics"):
         P.append(transcriptomics_paragraph(config["transcriptomics"], versions, refs))
+    mv = config.get("multiverse")
+    if "multiverse" in stages and isinstance(mv, Mapping):
+        P.append(multiverse_paragraph(mv, refs))
     P.append(software_paragraph(versions, config.get("random_seed"), refs))
     return ("# Methods\n\n*Generated by the fcect workflow from the validated configuration and the software "
             "versions of this run.*\n\n" + "\n\n".join(P) + "\n\n## References\n\n" + "\n".join(refs.listing())

@@ -91,6 +91,15 @@ REFERENCES = {
                  "doi:10.1093/bioinformatics/btac076",
     "knijnenburg": "Knijnenburg TA, Wessels LFA, Reinders MJT, Shmulevich I. Fewer permutations, more accurate "
                    "P-values. Bioinformatics 2009;25:i161-i168.",
+    "simonsohn": "Simonsohn U, Simmons JP, Nelson LD. Specification curve analysis. Nat Hum Behav 2020;4:1208-1214. "
+                 "doi:10.1038/s41562-020-0912-z",
+    "steegen": "Steegen S, Tuerlinckx F, Gelman A, Vanpaemel W. Increasing transparency through a multiverse "
+               "analysis. Perspect Psychol Sci 2016;11:702-712. doi:10.1177/1745691616658637",
+    "ants": "Avants BB, Epstein CL, Grossman M, Gee JC. Symmetric diffeomorphic image registration with "
+            "cross-correlation: evaluating automated labeling of elderly and neurodegenerative brain. Med Image Anal "
+            "2008;12:26-41. doi:10.1016/j.media.2007.06.004",
+    "fonov": "Fonov V, et al. Unbiased average age-appropriate atlases for pediatric studies. NeuroImage "
+             "2011;54:313-327. doi:10.1016/j.neuroimage.2010.07.033",
     "fulcher": "Fulcher BD, Arnatkevičiūtė A, Fornito A. Overcoming false-positive gene-category enrichment in the "
                "analysis of spatially resolved transcriptomic brain atlas data. Nat Commun 2021;12:2669. "
                "doi:10.1038/s41467-021-22862-1",

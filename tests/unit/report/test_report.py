@@ -231,3 +231,29 @@ def test_markdown_to_html():
     assert "<h1>Methods</h1>" in html and "<strong>Data.</strong>" in html and "<em>simulated</em>" in html
     assert "<code>signal.clean</code>" in html and "<ol><li>" in html
     assert 'href="https://doi.org/10.1000/xyz"' in html
+
+
+def test_methods_text_describes_raw_preprocessing_and_the_multiverse(config):
+    """input_source bids: a Preprocessing paragraph with the configured registration and QC thresholds, and no
+    claim of fMRIPrep; the multiverse paragraph only when the multiverse stage runs, with its choices."""
+    cfg = json.loads(json.dumps(config))
+    md = M.methods_markdown(cfg, {"python": "3.11.0"}, stages=("qc",))
+    assert "**Raw preprocessing.**" not in md and "**Multiverse.**" not in md
+    cfg["input_source"] = "bids"
+    cfg["raw"] = {"epi_t1": "affine", "template_mm": 3.0, "syn_iterations": [0, 0, 0],
+                  "qc": {"min_dice": 0.85, "min_correlation": 0.2}}
+    cfg["multiverse"] = {"design": "product", "choices": {"denoise": ["dpabi", "dpabi+gsr"],
+                                                          "fwe_method": ["cluster_extent", "grf"]},
+                         "n_permutations": 300, "alpha": 0.05, "pls": True}
+    md = M.methods_markdown(cfg, {"python": "3.11.0", "antspyx": "0.6.3"}, stages=("qc", "multiverse"))
+    pre = md.split("**Raw preprocessing.**")[1].split("\n\n")[0]
+    assert "antspyx 0.6.3" in pre and "affine, Mattes" in pre and "at 3 mm (affine)" in pre and "SyN" not in pre
+    assert "Dice below 0.85" in pre and "correlation below 0.2" in pre
+    assert "preprocessed with fMRIPrep" not in md and "BIDS" in md
+    mv = md.split("**Multiverse.**")[1].split("\n\n")[0]
+    assert "every combination of denoising preset (dpabi, dpabi+gsr) and FWE method (cluster_extent, grf)" in mv
+    assert "300 permutations" in mv and "PLS1" in mv
+    assert "Specification curve analysis" in md.split("## References")[1]
+    cfg["simulate"]["mode"] = "raw"
+    cfg["input_source"] = "simulated"
+    assert "**Raw preprocessing.**" in M.methods_markdown(cfg, {"python": "3.11.0"}, stages=("qc",))
