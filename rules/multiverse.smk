@@ -133,7 +133,8 @@ rule multiverse_headline:
         seed=MV_SEED,
         cfg={"prediction": PRED, "transcriptomics": TX, "sessions": SESSIONS, "reduction": HAMD_REDUCTION,
              "alpha": MV_CFG["alpha"], "n_permutations": MV_CFG["n_permutations"],
-             "random_seed": PRED_SEED_RANDOM},
+             "random_seed": PRED_SEED_RANDOM, "pls_nulls": MV_CFG["pls_nulls"] if MV_CFG["pls"] else 0,
+             "tx_random_seed": TX_SEED_RANDOM},
     log:
         "logs/multiverse/headline_{spec}.log",
     benchmark:

@@ -161,10 +161,14 @@ def svr_row(part, fc_index, mask, labels_path, seed, pred_cfg, n_perm, random_se
                 holds=bool(np.isfinite(r) and r > 0 and np.isfinite(p) and p < alpha))
 
 
-def pls_row(tmap, atlas, expr_csv, labels_csv, mask, tx_cfg, out_response, seed) -> dict:
+def pls_row(tmap, atlas, expr_csv, labels_csv, mask, tx_cfg, out_response, seed, n_nulls=0, random_seed=0,
+            alpha=0.05) -> dict:
     """PLS1 of the spec's ECT t map (regional response, fcect.transcriptomics.run.run_response; expression,
     load_inputs; fcect.transcriptomics.pls.pls_fit): variance explained, and r of the PLS1 scores with the
-    response. No spatial nulls (their cost is that of the transcriptomics stage): holds is left undefined."""
+    response. With ``n_nulls`` > 0, its p against that many spatial nulls of the response, made as the
+    transcriptomics stage makes them (``tx_cfg['nulls']``: method, reassignment, medial wall; the same random
+    stream, so the first ``n_nulls`` of the stage's nulls when the regions agree), and PLS1 holds at p < ``alpha``;
+    with 0, holds is left undefined."""
     from fcect.transcriptomics.pls import pls_fit
     from fcect.transcriptomics.run import load_inputs, run_response
 
@@ -174,9 +178,36 @@ def pls_row(tmap, atlas, expr_csv, labels_csv, mask, tx_cfg, out_response, seed)
     y = regions["response"].to_numpy(float)
     if np.std(y) == 0:
         return _row("pls1", seed, n=len(y))
-    res = pls_fit(X.to_numpy(float), y, 1)
+    Xa = X.to_numpy(float)
+    res = pls_fit(Xa, y, 1)
     r = float(np.corrcoef(res.x_scores[:, 0], y)[0, 1])
-    return _row("pls1", seed, estimate=float(res.var_explained[0]), r=r, n=int(len(y)))
+    var = float(res.var_explained[0])
+    if not n_nulls:
+        return _row("pls1", seed, estimate=var, r=r, n=int(len(y)))
+    vol_cent = None
+    if tx_cfg["nulls"]["method"] == "variogram" and (regions["structure"] != "cortex").any():
+        from fcect.transcriptomics.regions import label_centroids_mm
+        vol_cent = label_centroids_mm(atlas, regions.index)
+    p = pls1_spatial_p(Xa, y, regions, int(n_nulls), tx_cfg["nulls"], random_seed, vol_cent)
+    return _row("pls1", seed, estimate=var, r=r, p=p, n=int(len(y)), holds=bool(p < alpha))
+
+
+def pls1_spatial_p(X, y, regions, n_nulls, nulls_cfg, random_seed, volume_centroids=None) -> float:
+    """p of PLS1's variance explained in ``y`` (regions) by ``X`` (regions x genes) against ``n_nulls`` spatial
+    nulls of ``y`` (fcect.transcriptomics.nulls.make_nulls with ``nulls_cfg``: method, reassignment, centroid,
+    variogram, medial_wall; random stream ``rng_for(random_seed, 'nulls')`` as the transcriptomics stage):
+    (1 + #{null >= observed}) / (1 + n_nulls), the null variances from the region-space PLS
+    (fcect.transcriptomics.pls.pls_null_r2)."""
+    from fcect.transcriptomics.nulls import make_nulls
+    from fcect.transcriptomics.pls import null_pvalue, pls_fit, pls_null_r2
+    from fcect.transcriptomics.run import rng_for
+
+    var = float(pls_fit(X, y, 1).var_explained[0])
+    Ynull, _ = make_nulls(y, regions, int(n_nulls), rng_for(random_seed, "nulls"), nulls_cfg["method"],
+                          nulls_cfg["reassignment"], nulls_cfg.get("centroid", "surface"), nulls_cfg.get("variogram"),
+                          volume_centroids, medial=nulls_cfg.get("medial_wall", "drop"))
+    null = pls_null_r2(X, np.asarray(Ynull, float).T, 1)[:, 0]
+    return float(null_pvalue(var, null))
 
 
 def headline(spec, participants, fc_paths, mask, baseline_tables: dict, ect_dir, hseed, cfg, out_json,
@@ -185,7 +216,7 @@ def headline(spec, participants, fc_paths, mask, baseline_tables: dict, ect_dir,
 
     ``baseline_tables``: {seed: clusters.tsv}; ``ect_dir``: the spec's ECT group folder of ``hseed``; ``cfg``: dict
     with ``clinical``, ``prediction``, ``transcriptomics``, ``sessions`` (pre, post), ``reduction``, ``alpha``,
-    ``n_permutations``, ``random_seed``; ``tx_files``: {tmap-free transcriptomics inputs: atlas, expression, labels}
+    ``n_permutations``, ``random_seed``, ``pls_nulls``; ``tx_files``: {tmap-free transcriptomics inputs: atlas, expression, labels}
     or None (PLS1 not computed)."""
     t0 = time.perf_counter()
     part = read_tsv(participants)
@@ -200,7 +231,8 @@ def headline(spec, participants, fc_paths, mask, baseline_tables: dict, ect_dir,
                         cfg["random_seed"], ses_pre, ses_post, cfg["reduction"], cfg["alpha"]))
     if tx_files:
         rows.append(pls_row(str(ect / "stat-t.nii.gz"), tx_files["atlas"], tx_files["expression"],
-                            tx_files["labels"], mask, cfg["transcriptomics"], out_response, hseed))
+                            tx_files["labels"], mask, cfg["transcriptomics"], out_response, hseed,
+                            int(cfg.get("pls_nulls", 0)), cfg.get("tx_random_seed", cfg["random_seed"]), cfg["alpha"]))
     else:
         rows.append(_row("pls1", hseed))
     out = dict(spec={k: spec[k] for k in spec}, rows=rows, elapsed_s=round(time.perf_counter() - t0, 2))
