@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from scipy import stats
 
 from conftest import copy_workflow, run_snakemake
 
@@ -116,44 +115,12 @@ def test_tiny_run_foundation_outputs(tiny_run):
 
 def test_tiny_run_recovers_planted_coupling(tiny_run):
     """Subject-mean FC between the planted seeds and their targets exceeds FC with the control region (V1); the
-    null seed shows nothing beyond its own (group-independent) target."""
-    from fcect.simulate.anatomy import region_profile as _profile
-    from fcect.simulate.params import CONTROL_REGION, COUPLINGS, REGIONS
-    wd = tiny_run
-    amask = nib.load(wd / "results/masks/analysis_mask.nii.gz")
-    m = np.asarray(amask.dataobj) > 0
-    xyz = nib.affines.apply_affine(amask.affine, np.argwhere(m))
+    null seed shows nothing beyond its own (group-independent) target. 15 subjects x 90 volumes at 6 mm: single
+    pairs are noisy (t 0-2.5), so the planted couplings are tested pooled per subject (a one-sample t over
+    subjects, one-sided p < .01), and each planted seed averaged over its targets (fcect.testing.planted)."""
+    from fcect.testing.planted import assert_planted_coupling
 
-    def roi(reg):
-        p = _profile(xyz, reg["centers"], reg["radius"])
-        return p >= 0.5 * p.max()
-
-    rois = {k: roi(v) for k, v in REGIONS.items()}
-    ctrl = roi(CONTROL_REGION)
-    part = pd.read_csv(wd / "results/qc/participants_included.tsv", sep="\t")
-    subs = part[part.included_baseline].participant_id.str[4:]
-
-    def mean_fc(seed, mask):
-        vals = []
-        for s in subs:
-            f = next((wd / "results/fc").glob(f"sub-{s}/ses-pre/*seed-{seed}_desc-fcz_stat.nii.gz"))
-            vals.append(np.asarray(nib.load(f).dataobj)[m][mask].mean())
-        return np.array(vals)
-
-    # 15 subjects x 90 volumes at 6 mm: single pairs are noisy (t 0-2.5), so test the planted couplings pooled
-    # per subject (a one-sample t over subjects), and that most pairs point the right way
-    diffs = np.array([mean_fc(seed, rois[target]) - mean_fc(seed, ctrl) for seed, target, _ in COUPLINGS])
-    pooled = diffs.mean(axis=0)
-    t = pooled.mean() / (pooled.std(ddof=1) / np.sqrt(len(pooled)))
-    assert pooled.mean() > 0.1 and t > stats.t.ppf(0.99, len(pooled) - 1), (pooled.mean(), t)  # one-sided p < .01
-    # each planted seed (averaged over its targets) is above its control level
-    seeds = sorted({seed for seed, _, _ in COUPLINGS})
-    per_seed = {s: diffs[[i for i, c in enumerate(COUPLINGS) if c[0] == s]].mean() for s in seeds}
-    assert all(v > 0 for v in per_seed.values()), per_seed
-    # null seed Exec1R: no planted coupling with mSFG, PCC, SMC beyond the control level
-    for target in ("mSFG", "PCC", "SMC"):
-        diff = mean_fc("Exec1R", rois[target]) - mean_fc("Exec1R", ctrl)
-        assert abs(diff.mean()) < 0.15, (target, diff.mean())
+    assert_planted_coupling(tiny_run)
 
 
 @pytest.mark.parametrize("cfg, word", [({"grup": {"n_perm": 10}}, "grup"),
