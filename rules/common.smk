@@ -185,7 +185,8 @@ def raw_params(wildcards):
                            slice_timing=RAWCFG["slice_timing"], slice_timing_ref=RAWCFG["slice_timing_ref"],
                            template_mm=RAWCFG["template_mm"], epi_t1=RAWCFG["epi_t1"],
                            aff_iterations=RAWCFG["aff_iterations"], syn_iterations=RAWCFG["syn_iterations"],
-                           moco_iterations=RAWCFG["moco_iterations"], seed=config["random_seed"]))
+                           moco_iterations=RAWCFG["moco_iterations"], interpolation=RAWCFG["interpolation"],
+                           seed=config["random_seed"]))
 
 
 _RAW_RUN = None if RUN is None else "{run}"  # with inputs.run, one job per run of a scan

@@ -23,7 +23,7 @@ from fcect.raw import register as R
 
 DEFAULTS = dict(drop_volumes=0, slice_timing=True, slice_timing_ref=0.5, voxel_mm=2.0, template_mm=2.0,
                 epi_t1="rigid", syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
-                moco_iterations=[8, 6], n_acompcor=5, seed=1)
+                moco_iterations=[8, 6], n_acompcor=5, seed=1, interpolation="lanczosWindowedSinc")
 
 
 def _tr(img, sidecar, path):
@@ -149,7 +149,8 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
         # compose the volume-independent part once into one displacement field on the grid
         comp = ants.apply_transforms(fixed=grid, moving=ref, transformlist=chain,
                                      compose=os.path.join(tmp, "chain_"))
-        out_data = np.stack([R.apply(grid, vols[t], [comp, moco[t]]).numpy() for t in range(T)], axis=-1)
+        out_data = np.stack([R.apply(grid, vols[t], [comp, moco[t]], interpolator=p["interpolation"]).numpy()
+                             for t in range(T)], axis=-1)
         say("resampling: %.1f s", time.time() - t0)
         gaff = R.grid_image(p["voxel_mm"]).affine
         norm_mean = out_data[..., drop:].mean(axis=3)
