@@ -37,6 +37,14 @@ include: "rules/multiverse.smk"
 include: "rules/report.smk"
 
 
+onstart:
+    # local runs: no job rate limiter, whose re-evaluation timers made the Snakemake process itself use ~40% of a
+    # core (fcect.core.scheduling, docs/benchmarks.md)
+    from fcect.core.scheduling import drop_local_rate_limiter
+
+    drop_local_rate_limiter(workflow, print)
+
+
 if sorted(TARGETS) != sorted(STAGES):
     raise ValueError(f"every stage defines its targets: {sorted(TARGETS)} vs {sorted(STAGES)}")
 
