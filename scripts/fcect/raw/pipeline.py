@@ -23,7 +23,7 @@ from fcect.raw import register as R
 
 DEFAULTS = dict(drop_volumes=0, slice_timing=True, slice_timing_ref=0.5, voxel_mm=2.0, template_mm=2.0,
                 epi_t1="rigid", syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
-                moco_iterations=[8, 6], n_acompcor=5, seed=1, interpolation="lanczosWindowedSinc")
+                moco_iterations=[8, 6], n_acompcor=5, seed=1, interpolation="linear")
 
 
 def _tr(img, sidecar, path):

@@ -118,7 +118,8 @@ def test_raw_path_fc_maps_match_clean_mni_maps(tmp_path):
     """A simulated subject at the default cohort's geometry (4 mm, 200 volumes, TR 2 s): each seed's FC map from the
     raw path (native space, misaligned, warped, moving, slice-timed; preprocessed by scripts/preprocess_raw.py)
     correlates above 0.9 with the map from the same scan's clean MNI-space data, both through the workflow's own
-    denoising and FC (fcect.preprocess.run.denoise_and_fc). Measured 0.907-0.937 over the 7 seeds. At this file's
+    denoising and FC (fcect.preprocess.run.denoise_and_fc). Measured 0.905-0.934 over the 7 seeds with the default
+    linear interpolation (0.907-0.937 with lanczosWindowedSinc; 218 s under load). At this file's
     6 mm / 60-volume scale the maps are too noisy for the comparison (0.4-0.7: a 60-volume band-passed series has
     ~16 degrees of freedom)."""
     from fcect.preprocess.masks import analysis_grid, make_masks, seed_masks
