@@ -56,14 +56,19 @@ def run_preprocess(bold, side, t1w, d, params, python=None):
 
 @pytest.fixture(scope="module")
 def raw_scan(tmp_path_factory):
+    return make_raw_scan(tmp_path_factory.mktemp("raw"), SIM)
+
+
+def make_raw_scan(d, sim):
+    """sub-001's pre-ECT scan of the cohort ``sim`` written twice into ``d``: raw (native space, BIDS) with its T1w,
+    and clean (MNI space, fMRIPrep layout). Returns (d, raw paths, clean paths, seeds table)."""
     from fcect.preprocess.seeds import read_seeds
     from fcect.simulate.cohort import cohort_table
     from fcect.simulate.params import SimParams
     from fcect.simulate.raw import t1w_image, write_raw_scan
     from fcect.simulate.scan import write_scan
 
-    d = tmp_path_factory.mktemp("raw")
-    p = SimParams.from_config(SIM, 20260101)
+    p = SimParams.from_config(sim, 20260101)
     _, coup = cohort_table(p)
     seeds = read_seeds(ROOT / "config/seeds.tsv", 9.0)
     rows = coup[(coup.participant_id == "sub-001") & (coup.session == "pre")][["seed", "target", "coupling"]]
@@ -124,24 +129,9 @@ def test_raw_path_fc_maps_match_clean_mni_maps(tmp_path):
     ~16 degrees of freedom)."""
     from fcect.preprocess.masks import analysis_grid, make_masks, seed_masks
     from fcect.preprocess.run import denoise_and_fc
-    from fcect.preprocess.seeds import read_seeds
-    from fcect.simulate.cohort import cohort_table
-    from fcect.simulate.params import SimParams
-    from fcect.simulate.raw import t1w_image, write_raw_scan
-    from fcect.simulate.scan import write_scan
 
-    d = tmp_path
     vox = 4.0
-    p = SimParams.from_config(dict(SIM, voxel_mm=vox, n_volumes=200), 20260101)
-    _, coup = cohort_table(p)
-    seeds = read_seeds(ROOT / "config/seeds.tsv", 9.0)
-    rows = coup[(coup.participant_id == "sub-001") & (coup.session == "pre")][["seed", "target", "coupling"]]
-    raw = dict(bold=d / "bold.nii.gz", bold_json=d / "bold.json", raw_truth=d / "raw_truth.json")
-    write_raw_scan(p, "001", "pre", rows, False, seeds, raw, d / "truth.json", cfg={"t1_voxel_mm": 3.0})
-    save_nifti(t1w_image(p.seed, "001", {"t1_voxel_mm": 3.0}), d / "t1w.nii.gz")
-    clean = dict(bold=d / "mni_bold.nii.gz", mask=d / "mni_mask.nii.gz", confounds=d / "mni_conf.tsv",
-                 bold_json=d / "mni_bold.json")
-    write_scan(p, "001", "pre", rows, False, seeds, clean, d / "truth_mni.json")
+    d, raw, clean, seeds = make_raw_scan(tmp_path, dict(SIM, voxel_mm=vox, n_volumes=200))
     pre = run_preprocess(raw["bold"], raw["bold_json"], d / "t1w.nii.gz", d / "pre",
                          dict(RAWP, seed=1, voxel_mm=vox))
     aff, amask, cgm = make_masks(vox)
