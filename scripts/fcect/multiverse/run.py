@@ -196,18 +196,17 @@ def pls1_spatial_p(X, y, regions, n_nulls, nulls_cfg, random_seed, volume_centro
     """p of PLS1's variance explained in ``y`` (regions) by ``X`` (regions x genes) against ``n_nulls`` spatial
     nulls of ``y`` (fcect.transcriptomics.nulls.make_nulls with ``nulls_cfg``: method, reassignment, centroid,
     variogram, medial_wall; random stream ``rng_for(random_seed, 'nulls')`` as the transcriptomics stage):
-    (1 + #{null >= observed}) / (1 + n_nulls), the null variances from the region-space PLS
+    (1 + #{null >= observed}) / (1 + n_nulls), the observed and the null variances from one region-space PLS
     (fcect.transcriptomics.pls.pls_null_r2)."""
     from fcect.transcriptomics.nulls import make_nulls
-    from fcect.transcriptomics.pls import null_pvalue, pls_fit, pls_null_r2
+    from fcect.transcriptomics.pls import null_pvalue, pls_null_r2
     from fcect.transcriptomics.run import rng_for
 
-    var = float(pls_fit(X, y, 1).var_explained[0])
     Ynull, _ = make_nulls(y, regions, int(n_nulls), rng_for(random_seed, "nulls"), nulls_cfg["method"],
                           nulls_cfg["reassignment"], nulls_cfg.get("centroid", "surface"), nulls_cfg.get("variogram"),
                           volume_centroids, medial=nulls_cfg.get("medial_wall", "drop"))
-    null = pls_null_r2(X, np.asarray(Ynull, float).T, 1)[:, 0]
-    return float(null_pvalue(var, null))
+    r2 = pls_null_r2(X, np.column_stack([y, np.asarray(Ynull, float).T]), 1)[:, 0]
+    return float(null_pvalue(r2[0], r2[1:]))
 
 
 def headline(spec, participants, fc_paths, mask, baseline_tables: dict, ect_dir, hseed, cfg, out_json,

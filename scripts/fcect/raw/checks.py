@@ -31,7 +31,7 @@ def t1w_to_mni(t1_path, template_mm=2.0, aff_iterations=(200, 100, 50), syn_iter
     from fcect.preprocess.masks import analysis_grid, tissue_probability
 
     tmpl, tmask = R.template(template_mm)
-    t1 = R.prepare_t1w(R.to_ants(nib.load(str(t1_path))))
+    t1 = R.to_ants(nib.load(str(t1_path)))
     tx = R.t1_to_mni(t1, R.to_ants(tmpl), R.to_ants(tmask), syn_iterations, aff_iterations, seed=seed)
     warped = R.apply(R.to_ants(tmpl), t1, tx).numpy()
     aff, shape = analysis_grid(template_mm)

@@ -138,7 +138,7 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
         mean = np.mean([R.apply(ref, vols[t], [moco[t]]).numpy() for t in range(drop, T)], axis=0)
         mean_a = ref.new_image_like(mean.astype(np.float32))
         tmpl, tmask = R.template(p["template_mm"])
-        t1 = R.prepare_t1w(R.to_ants(nib.load(str(t1w_path))))
+        t1 = R.to_ants(nib.load(str(t1w_path)))
         tmpl_a, tmask_a = R.to_ants(tmpl), R.to_ants(tmask)
         e2t = R.epi_to_t1(mean_a, t1, p["epi_t1"], iterations=p["aff_iterations"], seed=p["seed"])
         if t1_reg is None:
