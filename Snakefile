@@ -20,6 +20,9 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 
 
+include: "rules/code.smk"
+
+
 # The stages, in data-flow order: one rule file each (rules/<stage>.smk), which defines its rules, its figure and
 # table rules, and TARGETS[<stage>] (its final outputs). Every stage is always part of the workflow (raw has rules
 # only with input_source bids or simulate.mode raw).

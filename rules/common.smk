@@ -45,8 +45,15 @@ wildcard_constraints:
 
 
 def library(script):
-    """The fcect modules that ``scripts/<script>`` imports (transitively), declared as inputs of its rule so that
-    editing them reruns exactly the jobs that run them (fcect.core.code)."""
+    """The code stamp of ``scripts/<script>``: the file that rule ``code_stamp`` (rules/code.smk) writes from the
+    fcect modules the script imports (transitively). Declared as an input of the script's rule, so that editing one
+    of those modules reruns exactly the jobs that run it (fcect.core.code); one input instead of 7-55 module files
+    keeps the scheduler's per-iteration stat of every ready job's inputs small (docs/benchmarks.md)."""
+    return P.code_stamp(Path(script).stem)
+
+
+def library_of(script):
+    """The fcect module files that ``scripts/<script>`` imports, directly or through other fcect modules."""
     base = Path(workflow.basedir) / "scripts"
     return library_files(base / script, base / "fcect")
 

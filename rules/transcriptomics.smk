@@ -166,6 +166,7 @@ rule transcriptomics_response:
         min_voxels=TX["regions"]["min_voxels"],
     log:
         "logs/transcriptomics/response.log",
+    priority: 10  # on the critical path of a full run: see rule group_inference
     threads: 1
     resources:
         mem_mb=2000,
@@ -196,6 +197,7 @@ rule transcriptomics_pls:
         "logs/transcriptomics/pls.log",
     benchmark:
         "benchmarks/transcriptomics/pls.tsv"
+    priority: 10  # on the critical path of a full run: see rule group_inference
     threads: TX["threads"]
     resources:
         # 34 regions x 15,633 genes: 5000 vertex-level spins ~1 min, 5000 bootstraps ~10 s; peak ~1.5 GB
@@ -225,6 +227,7 @@ rule transcriptomics_enrichment:
         "logs/transcriptomics/enrichment.log",
     benchmark:
         "benchmarks/transcriptomics/enrichment.tsv"
+    priority: 10  # on the critical path of a full run: see rule group_inference
     threads: max(2, TX["threads"])  # blitzgsea needs >= 2 processes (its single-process path is broken)
     resources:
         # calibration: every PLS null (default 5000) x n_boot resamples (~10-20 min at default size), then blitzgsea

@@ -96,7 +96,7 @@ with SnakemakeApi(OutputSettings()) as api:
                               static={k: v for k, v in res.items() if isinstance(v, (int, float))},
                               script=rule.script,
                               shell=" ".join([rule.shellcmd or ""] + [v for v in rule.params if isinstance(v, str)]),
-                              code=[str(f) for f in rule.input if "/scripts/fcect/" in str(f)])
+                              code=[str(f) for f in rule.input if "provenance/code/" in str(f)])
 print("RULES-JSON " + json.dumps(out))
 """
 

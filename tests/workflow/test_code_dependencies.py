@@ -1,8 +1,10 @@
 """Editing library code reruns exactly the jobs that run it.
 
-Every rule that runs a script declares ``code=library("<script>")`` (rules/common.smk): the fcect modules the script
-imports, directly or through other fcect modules (fcect.core.code.library_files, read from the source with ast).
+Every rule that runs a script declares ``code=library("<script>")`` (rules/common.smk): the stamp that rule
+code_stamp writes from the fcect modules the script imports, directly or through other fcect modules
+(fcect.core.code.library_files, read from the source with ast).
 """
+import hashlib
 import os
 import re
 
@@ -11,6 +13,7 @@ import pytest
 from conftest import REPO, inspect_rules, run_snakemake
 
 from fcect.core.code import library_files
+from fcect.core.paths import code_stamp
 
 
 
@@ -37,21 +40,35 @@ def rules(tmp_path_factory):
     return inspect_rules(REPO, "config/tiny.yaml")
 
 
-def test_every_rule_declares_the_library_its_script_runs(rules):
-    """A rule's script: (or the script its shell command runs) imports exactly the declared library files."""
+def test_every_rule_declares_the_code_stamp_of_its_script(rules):
+    """A rule's script: (or the script its shell command runs) is declared through its code stamp."""
     checked = 0
     for name, r in rules.items():
+        if name == "code_stamp":
+            continue
         script = r["script"] or next(iter(re.findall(r"scripts/(\w+\.py)", r["shell"])), None)
         if script is None:
             assert name == "all", f"rule {name} runs neither a script nor a library script"
             continue
         path = REPO / "scripts" / os.path.basename(script)
         assert path.stem == name or name == "transcriptomics_abagen", f"rule {name} runs script {path.name}"
-        want = library_files(path, REPO / "scripts/fcect")
-        assert sorted(r["code"]) == want, f"rule {name}: declared {r['code']} but the script imports {want}"
-        assert any(f.endswith("fcect/core/io.py") or "transcriptomics/ahba.py" in f for f in want), name
+        assert r["code"] == [code_stamp(path.stem)], f"rule {name}: declared {r['code']}"
         checked += 1
     assert checked >= 30
+
+
+def test_code_stamp_lists_every_module_the_script_imports(tiny_run):
+    """The stamps of the finished tiny run hold the SHA-256 of exactly the modules each script imports
+    (fcect.core.code.library_files), with paths relative to scripts/."""
+    stamps = sorted((tiny_run / "results/provenance/code").glob("*.sha256"))
+    assert len(stamps) >= 30, stamps
+    for stamp in stamps:
+        script = tiny_run / "scripts" / f"{stamp.name[:-len('.sha256')]}.py"
+        want = {os.path.relpath(f, tiny_run / "scripts"): hashlib.sha256(open(f, "rb").read()).hexdigest()
+                for f in library_files(script, tiny_run / "scripts/fcect")}
+        got = dict(reversed(line.split(None, 1)) for line in stamp.read_text().splitlines())
+        assert got == want, stamp
+        assert any(f.endswith("fcect/core/io.py") or "transcriptomics/ahba.py" in f for f in want), stamp
 
 
 def _dry_run_jobs(wd):

@@ -140,8 +140,11 @@ TARGETS["preprocess"] += figure_outputs("mean_fd")
 ''')
     proc = _snakemake_with_copy(wf, "-n", "--configfile", "config/tiny.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert re.search(r"rule figure_mean_fd:\n(.*\n)*?\s+input: .*scripts/fcect/figures/qc\.py", proc.stdout), \
-        "the new rule does not declare the module of its plotting function"
+    assert re.search(r"rule figure_mean_fd:\n(.*\n)*?\s+input: .*results/provenance/code/figure_mean_fd\.sha256",
+                     proc.stdout), "the new rule does not declare its code stamp"
+    assert re.search(r"rule code_stamp:\n\s+input: .*scripts/fcect/figures/qc\.py.*\n\s+output: "
+                     r"results/provenance/code/figure_mean_fd\.sha256", proc.stdout), \
+        "the new rule's code stamp does not list the module of its plotting function"
     assert "results/figures/mean_fd.png" in proc.stdout
     lint = _snakemake_with_copy(wf, "--lint")
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, (lint.stdout + lint.stderr)[-3000:]

@@ -156,3 +156,13 @@ def raw_qc(sub="{sub}", ses="{ses}", run=None, kind="qc.json"):
     """Per-run QC file of the raw preprocessing (kind: qc.json, registration.png, motion.png)."""
     r = f"_run-{run}" if run is not None else ""
     return f"results/qc/raw/sub-{sub}_ses-{ses}{r}_{kind}"
+
+
+# ------------------------------------------------------------------------------------------ code provenance
+CODE_STAMP = "results/provenance/code/{script}.sha256"
+
+
+def code_stamp(script="{script}"):
+    """SHA-256 of every fcect module that ``scripts/<script>.py`` runs (rule code_stamp): the one code input of
+    the script's rule, and the record of which library code made its outputs."""
+    return CODE_STAMP.format(script=script)

@@ -159,12 +159,14 @@ def gsea_es(gs: GeneSets, signatures, center: bool = True, chunk: int = 256) -> 
     out = np.empty((len(gs), S.shape[0]))
     for s0 in range(0, S.shape[0], chunk):
         A, R = _prepare(S[s0:s0 + chunk], center)
+        # |s| in rank order: ranks are a permutation, so a hit's weight follows from its rank, and sorting the
+        # hits' ranks (np.sort) replaces an argsort plus two gathers
+        A_by_rank = np.empty_like(A)
+        np.put_along_axis(A_by_rank, R, A, axis=1)
         for t, ix in enumerate(gs.index):
             k = ix.size
-            r = R[:, ix]
-            o = np.argsort(r, axis=1)
-            r = np.take_along_axis(r, o, axis=1)
-            a = np.take_along_axis(A[:, ix], o, axis=1)
+            r = np.sort(R[:, ix], axis=1)
+            a = np.take_along_axis(A_by_rank, r, axis=1)
             ca = np.cumsum(a, axis=1)
             tot = ca[:, -1:]
             tot = np.where(tot > 0, tot, 1.0)

@@ -189,7 +189,7 @@ def boot_weights(Xz, y, idx, mu, sd, n_components=1, ref=None):
     nreg, p = Xz.shape
     Yb = y[idx]                                          # (B, m) resampled response
     ysd = Yb.std(axis=1, ddof=1, keepdims=True)
-    ok = ysd[:, 0] > 0
+    ok = ysd[:, 0] > 1e-8                                # y is z-scored: a constant resample has SD ~1e-16, not 0
     yb = (Yb - Yb.mean(axis=1, keepdims=True)) / np.where(ysd > 0, ysd, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_sd = np.where(sd > 0, 1.0 / sd, 0.0)          # constant gene in a resample contributes nothing
@@ -300,7 +300,45 @@ def z_lists(z, alpha=0.05):
 
 
 def null_gene_z(plan: BootstrapPlan, Ynull, ref_sign=True):
-    """PLS1 bootstrap Z (B_null, p) for each column of Ynull (n, B_null) using the shared resampling plan."""
+    """PLS1 bootstrap Z (B_null, p) for each column of Ynull (n, B_null) using the shared resampling plan.
+
+    For each response: Z = w0 / SD over resamples of the PLS1 weights, each resample's weights sign-aligned to
+    the full-sample weights w0 (:func:`boot_weights` with one component, which this equals to rounding:
+    ``tests/unit/transcriptomics``). One component needs neither scores nor deflation, so per response this is one
+    (B, n_regions) x (n_regions, p) product and a few passes over its result, about a third of the work of
+    :func:`boot_weights` (the calibration runs it for every spatial null)."""
+    Xz, mu, sd, idx = plan.Xz, plan.mu, plan.sd, plan.idx
+    nreg, p = Xz.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_sd = np.where(sd > 0, 1.0 / sd, 0.0)
+    out = np.empty((Ynull.shape[1], p))
+    for b in range(Ynull.shape[1]):
+        yz = zscore(Ynull[:, b])
+        w0 = Xz.T @ yz
+        w0 /= np.linalg.norm(w0)
+        Yb = yz[idx]
+        ysd = Yb.std(axis=1, ddof=1, keepdims=True)
+        ok = ysd[:, 0] > 1e-8                                 # resamples with a constant y give no weights
+        yb = (Yb - Yb.mean(axis=1, keepdims=True)) / np.where(ysd > 0, ysd, 1.0)
+        A = _aggregate(idx, yb, nreg) @ Xz                   # X_b' y_b
+        A *= inv_sd
+        nrm = np.sqrt(np.einsum("bp,bp->b", A, A))
+        sign = np.sign(A @ w0)
+        sign[sign == 0] = 1.0
+        c = np.where(ok, sign / np.where(nrm > 0, nrm, 1.0), 0.0)   # w_b = c_b A_b
+        k = int(ok.sum())
+        mean = (c @ A) / k
+        A *= c[:, None]
+        A -= mean
+        A[~ok] = 0.0
+        s = np.sqrt(np.einsum("bp,bp->p", A, A) / (k - 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[b] = np.where(s > 0, w0 / s, 0.0)
+    return out
+
+
+def null_gene_z_reference(plan: BootstrapPlan, Ynull):
+    """:func:`null_gene_z` through :func:`boot_weights` (scores and all): the reference it is tested against."""
     Xz, mu, sd = plan.Xz, plan.mu, plan.sd
     out = np.empty((Ynull.shape[1], Xz.shape[1]))
     for b in range(Ynull.shape[1]):

@@ -223,7 +223,7 @@ def _dry_run_jobs(wd):
     return set(re.findall(r"^(\w+)\s+\d+\s*$", text, flags=re.M)) - {"total"}
 
 
-FIGURE_RULE = re.compile(r"^(figure_|table_|report_)\w+$|^all$")
+FIGURE_RULE = re.compile(r"^(figure_|table_|report_)\w+$|^all$|^code_stamp$")
 
 
 def test_plotting_change_reruns_only_figure_rules(tiny_run):

@@ -101,3 +101,31 @@ def test_pls_rejects_bad_input():
         tx.pls_fit(X, np.ones_like(y))
     with pytest.raises(ValueError):
         tx.pls_fit(X, y, n_components=40)
+
+
+def test_null_gene_z_equals_sklearn_per_resample_and_the_boot_weights_path():
+    """The calibration's bootstrap Z of every response: against PLSRegression refitted on every resample (weights
+    sign-aligned to the full-sample fit, Z = full-sample weight / SD over resamples), and against the
+    boot_weights path it replaced; a resample with a constant response is dropped."""
+    from sklearn.cross_decomposition import PLSRegression
+
+    rng = np.random.default_rng(5)
+    n, p, B = 14, 40, 30
+    X = rng.standard_normal((n, p)) + rng.standard_normal((n, 1))
+    Y = rng.standard_normal((n, 3))
+    Y[:, 0] += X[:, :5].sum(1)
+    idx = tx.bootstrap_indices(n, B, rng)
+    idx[3] = 7                                          # y constant in this resample: no weights
+    plan = tx.BootstrapPlan(X, idx)
+    got = tx.null_gene_z(plan, Y)
+    np.testing.assert_allclose(got, tx.null_gene_z_reference(plan, Y), rtol=1e-10, atol=1e-12)
+    for j in range(Y.shape[1]):
+        w0 = PLSRegression(1).fit(X, Y[:, j]).x_weights_[:, 0]
+        ws = []
+        for b in range(B):
+            if b == 3:
+                continue
+            w = PLSRegression(1).fit(X[idx[b]], Y[idx[b], j]).x_weights_[:, 0]
+            ws.append(w * (np.sign(w @ w0) or 1.0))
+        np.testing.assert_allclose(np.abs(got[j]), np.abs(w0 / np.std(ws, axis=0, ddof=1)), rtol=1e-6)
+        np.testing.assert_allclose(got[j], w0 / np.std(ws, axis=0, ddof=1) * np.sign(got[j] @ w0), rtol=1e-6)
