@@ -179,6 +179,21 @@ def _aggregate(idx, vals, n_regions):
     return R
 
 
+def _resampled_response(y, idx):
+    """The z-scored response in each resample ``idx`` (B, m), and which resamples have a non-constant one (y is
+    z-scored: a constant resample has an SD of ~1e-16, not 0)."""
+    Yb = y[idx]
+    ysd = Yb.std(axis=1, ddof=1, keepdims=True)
+    ok = ysd[:, 0] > 1e-8
+    return (Yb - Yb.mean(axis=1, keepdims=True)) / np.where(ysd > 0, ysd, 1.0), ok
+
+
+def _inverse_sd(sd):
+    """1 / SD, with 0 where a gene is constant in a resample (it contributes nothing)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, 1.0 / sd, 0.0)
+
+
 def boot_weights(Xz, y, idx, mu, sd, n_components=1, ref=None):
     """PLS weights (k, B, p) for each bootstrap resample ``idx`` (B, n) of (Xz, y), vectorised.
 
@@ -187,12 +202,8 @@ def boot_weights(Xz, y, idx, mu, sd, n_components=1, ref=None):
     """
     B, m = idx.shape
     nreg, p = Xz.shape
-    Yb = y[idx]                                          # (B, m) resampled response
-    ysd = Yb.std(axis=1, ddof=1, keepdims=True)
-    ok = ysd[:, 0] > 1e-8                                # y is z-scored: a constant resample has SD ~1e-16, not 0
-    yb = (Yb - Yb.mean(axis=1, keepdims=True)) / np.where(ysd > 0, ysd, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv_sd = np.where(sd > 0, 1.0 / sd, 0.0)          # constant gene in a resample contributes nothing
+    yb, ok = _resampled_response(y, idx)
+    inv_sd = _inverse_sd(sd)
     out = np.empty((n_components, B, p))
     Ts = []
     yk = yb
@@ -307,19 +318,15 @@ def null_gene_z(plan: BootstrapPlan, Ynull, ref_sign=True):
     ``tests/unit/transcriptomics``). One component needs neither scores nor deflation, so per response this is one
     (B, n_regions) x (n_regions, p) product and a few passes over its result, about a third of the work of
     :func:`boot_weights` (the calibration runs it for every spatial null)."""
-    Xz, mu, sd, idx = plan.Xz, plan.mu, plan.sd, plan.idx
+    Xz, idx = plan.Xz, plan.idx
     nreg, p = Xz.shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv_sd = np.where(sd > 0, 1.0 / sd, 0.0)
+    inv_sd = _inverse_sd(plan.sd)
     out = np.empty((Ynull.shape[1], p))
     for b in range(Ynull.shape[1]):
         yz = zscore(Ynull[:, b])
         w0 = Xz.T @ yz
         w0 /= np.linalg.norm(w0)
-        Yb = yz[idx]
-        ysd = Yb.std(axis=1, ddof=1, keepdims=True)
-        ok = ysd[:, 0] > 1e-8                                 # resamples with a constant y give no weights
-        yb = (Yb - Yb.mean(axis=1, keepdims=True)) / np.where(ysd > 0, ysd, 1.0)
+        yb, ok = _resampled_response(yz, idx)                # resamples with a constant y give no weights
         A = _aggregate(idx, yb, nreg) @ Xz                   # X_b' y_b
         A *= inv_sd
         nrm = np.sqrt(np.einsum("bp,bp->b", A, A))
@@ -332,22 +339,6 @@ def null_gene_z(plan: BootstrapPlan, Ynull, ref_sign=True):
         A -= mean
         A[~ok] = 0.0
         s = np.sqrt(np.einsum("bp,bp->p", A, A) / (k - 1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[b] = np.where(s > 0, w0 / s, 0.0)
-    return out
-
-
-def null_gene_z_reference(plan: BootstrapPlan, Ynull):
-    """:func:`null_gene_z` through :func:`boot_weights` (scores and all): the reference it is tested against."""
-    Xz, mu, sd = plan.Xz, plan.mu, plan.sd
-    out = np.empty((Ynull.shape[1], Xz.shape[1]))
-    for b in range(Ynull.shape[1]):
-        yz = zscore(Ynull[:, b])
-        w0 = Xz.T @ yz
-        w0 /= np.linalg.norm(w0)
-        w = boot_weights(Xz, yz, plan.idx, mu, sd, 1, w0[:, None])[0]
-        w = w[np.isfinite(w[:, 0])]
-        s = w.std(axis=0, ddof=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[b] = np.where(s > 0, w0 / s, 0.0)
     return out
