@@ -8,6 +8,7 @@ from fcect.core import paths as P
 from fcect.core import vocabulary as V
 from fcect.core.code import library_files
 from fcect.core.participants import expected_scans, read_participants
+from fcect.core.scheduling import job_threads as _job_threads
 from fcect.preprocess.seeds import read_seeds
 from fcect.preprocess.validate import check_fmriprep_files, select_runs
 
@@ -34,6 +35,12 @@ FIG_EXT = FIG["vector_format"]
 FIG_RES = dict(mem_mb=2000, runtime=10)  # measured ~0.4 GB / 10-40 s per figure (nilearn glass brains dominate)
 
 # every stage's final outputs, filled by its rule file (TARGETS[stage] = [...]); rule all collects them
+def job_threads(n):
+    """Threads of a multi-threaded rule: ``n``, capped at --cores - 1 on a local run so that the job starts beside
+    the 1-thread jobs instead of waiting for all of them to finish (fcect.core.scheduling.local_thread_cap)."""
+    return _job_threads(workflow, n)
+
+
 TARGETS = {}
 
 wildcard_constraints:

@@ -43,7 +43,7 @@ rule group_inference:
     # the seed whose map the transcriptomics stage decodes goes first: its PLS and enrichment (the longest single job of the
     # default run) then overlap with the other group jobs instead of running after them (docs/benchmarks.md)
     priority: lambda wc: 10 if wc.seed == config["transcriptomics"]["seed"] else 0
-    threads: GROUP["threads"]
+    threads: job_threads(GROUP["threads"])
     resources:
         # paper-sized design (135 subjects x 55,500 voxels): ~0.4 GB peak; 5000 permutations of every method take
         # ~1-1.5 min on one core since the compiled TFCE kernel (TFCE still ~85%; bench/README.md). A retry asks for attempt x the request.

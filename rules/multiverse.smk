@@ -101,7 +101,7 @@ rule multiverse_group:
         "logs/multiverse/group_{spec}.log",
     benchmark:
         "benchmarks/multiverse/group_{spec}.tsv"
-    threads: GROUP["threads"]
+    threads: job_threads(GROUP["threads"])
     resources:
         # one group analysis per (contrast, seed) of MV_PAIRS in turn, with one FWE method each (rule
         # group_inference: ~0.4 GB, minutes per method with 5000 permutations at paper size)

@@ -58,7 +58,7 @@ rule predict_svr:
         "logs/prediction/svr_{mode}.log",
     benchmark:
         "benchmarks/prediction/svr_{mode}.tsv"
-    threads: PRED["threads"]
+    threads: job_threads(PRED["threads"])
     resources:
         mem_mb=4000,
         runtime=60,
@@ -97,7 +97,7 @@ rule predict_rule:
         "logs/prediction/rule_{rule}.log",
     benchmark:
         "benchmarks/prediction/rule_{rule}.tsv"
-    threads: PRED["threads"]
+    threads: job_threads(PRED["threads"])
     resources:
         mem_mb=4000,
         runtime=120,

@@ -87,7 +87,7 @@ if RAW:
             "logs/raw/sub-{sub}_ses-{ses}" + ("" if RUN is None else "_run-{run}") + ".log",
         benchmark:
             "benchmarks/raw/sub-{sub}_ses-{ses}" + ("" if RUN is None else "_run-{run}") + ".tsv"
-        threads: RAWCFG["threads"]
+        threads: job_threads(RAWCFG["threads"])
         resources:
             mem_mb=4000,  # bench/bench_preproc.py: peak memory per scan
             runtime=60,

@@ -198,7 +198,7 @@ rule transcriptomics_pls:
     benchmark:
         "benchmarks/transcriptomics/pls.tsv"
     priority: 10  # on the critical path of a full run: see rule group_inference
-    threads: TX["threads"]
+    threads: job_threads(TX["threads"])
     resources:
         # 34 regions x 15,633 genes: 5000 vertex-level spins ~1 min, 5000 bootstraps ~10 s; peak ~1.5 GB
         mem_mb=lambda wc, attempt: attempt * 3000,
@@ -228,7 +228,7 @@ rule transcriptomics_enrichment:
     benchmark:
         "benchmarks/transcriptomics/enrichment.tsv"
     priority: 10  # on the critical path of a full run: see rule group_inference
-    threads: max(2, TX["threads"])  # blitzgsea needs >= 2 processes (its single-process path is broken)
+    threads: job_threads(TX["threads"])  # 1: blitzgsea runs its calibration in-process
     resources:
         # calibration: every PLS null (default 5000) x n_boot resamples (~10-20 min at default size), then blitzgsea
         mem_mb=lambda wc, attempt: attempt * 4000,

@@ -62,8 +62,10 @@ def reuse_simulated_cohort(run, wd, configfile="config/tiny.yaml"):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """The tiny simulated cohort run once to the final target with ``--cores 2`` (shared by every workflow test;
-    test_interruption.py runs some of its jobs again with ``--cores 1`` and compares, so keep the 2 cores).
+    """The tiny simulated cohort run once to the final target with ``--cores 3`` (shared by every workflow test).
+    test_interruption.py runs some of its jobs again with ``--cores 1`` and compares: a local run gives a
+    multi-threaded job at most --cores - 1 threads (fcect.core.scheduling.local_thread_cap), so 3 cores let the
+    2-thread jobs of config/tiny.yaml run with 2 threads here, and the comparison covers the threaded code paths.
 
     Returns the working directory. FCECT_TINY_RUN=<dir> reuses an existing finished run instead.
     """
@@ -71,7 +73,7 @@ def tiny_run(tmp_path_factory):
     if reuse:
         return Path(reuse)
     wd = copy_workflow(tmp_path_factory.mktemp("tiny_run"))
-    run_snakemake(wd, "--cores", "2", "--configfile", "config/tiny.yaml")
+    run_snakemake(wd, "--cores", "3", "--configfile", "config/tiny.yaml")
     return wd
 
 

@@ -1,7 +1,7 @@
-"""A killed or cancelled run, resumed, gives what an uninterrupted run gives; ``--cores 1`` gives what ``--cores 2``
+"""A killed or cancelled run, resumed, gives what an uninterrupted run gives; ``--cores 1`` gives what ``--cores 3``
 gives; a full disk or a read-only results folder stops a job with the file named and corrupts nothing.
 
-The test works in a copy of the finished tiny run (session fixture ``tiny_run``, run with ``--cores 2``): outputs are
+The test works in a copy of the finished tiny run (session fixture ``tiny_run``, run with ``--cores 3``): outputs are
 taken from it and only the jobs under test run again, all with ``--cores 1``. Snakemake is interrupted at five points,
 each time while a job runs, with SIGKILL (nothing can clean up; the job is frozen (SIGSTOP) at that moment and let go
 on after Snakemake died: it must stop by itself, fcect.core.io.stop_with_parent) or with SIGTERM (Snakemake cancels or
@@ -18,8 +18,8 @@ The resumed run (``--unlock``, then the same command) gives FC maps, result tabl
 results/summary.json byte for byte equal to the uninterrupted tiny run's (the tables of the jobs that did not run
 again are copies; test_the_interrupted_jobs_did_run_again lists those that did).
 
-The resumed jobs ran with ``--cores 1`` and the tiny run with ``--cores 2``, so the comparison also checks that the
-number of cores changes no result: group_inference ran with one BLAS thread instead of two, and the nested SVR's
+The resumed jobs ran with ``--cores 1`` and the tiny run with ``--cores 3`` (2 threads for its multi-threaded jobs),
+so the comparison also checks that the number of cores changes no result: group_inference ran with one BLAS thread instead of two, and the nested SVR's
 permutations and repeated k-fold in one process instead of two (joblib, another code path). Not covered here:
 transcriptomics_pls and transcriptomics_enrichment (threads 2), too slow to run again for this test.
 
@@ -46,7 +46,7 @@ TX_TABLES = ["results/tables/pls_components.tsv", "results/tables/pls.html"]   #
 SUMMARY = "results/summary.json"
 # Snakemake reruns a job whose output is missing, not one whose input is missing (a removed intermediate file is
 # fine to it): so the outputs downstream of a removed one are removed too, up to the tables. The nested SVR's
-# outputs run with 2 processes at --cores 2 and 1 at --cores 1.
+# outputs run with 2 processes at --cores 3 and 1 at --cores 1.
 DOWNSTREAM = ["results/tables/clusters_baseline.tsv", "results/tables/clusters_baseline.html",
               "results/prediction/nested", "results/prediction/svr.json", "results/tables/prediction.tsv",
               "results/tables/prediction.html"]
@@ -169,7 +169,7 @@ def resumed(tiny_run, tmp_path_factory):
 
 def test_resumed_run_at_cores_1_equals_the_uninterrupted_run_at_cores_2(resumed, tiny_run):
     """summary.json and every result table of the resumed run (jobs at --cores 1) are byte for byte those of the
-    uninterrupted tiny run (--cores 2)."""
+    uninterrupted tiny run (--cores 3)."""
     wd, start = resumed
     assert _sha(wd / SUMMARY) == _sha(tiny_run / SUMMARY), (
         "summary.json differs: python -m fcect.testing.summary "

@@ -133,11 +133,30 @@ def atomic_path(path):
 
 
 def save_nifti(img, path):
-    """Save a nibabel image atomically."""
+    """Save a nibabel image atomically. A single-file ``.nii.gz`` is compressed with ISA-L (isal's igzip, level 1,
+    no name or time in the gzip header) when isal is installed: the file decompresses to the bytes that
+    ``nibabel.save`` writes, made ~9x faster (a default simulated BOLD, 30 MB of int16: 0.07 s instead of 0.64 s
+    with zlib at nibabel's level 1; bench/README.md). Other formats, and environments without isal, use
+    ``nibabel.save``."""
     import nibabel as nib
 
     with atomic_path(path) as tmp:
-        nib.save(img, str(tmp))
+        igzip = _igzip() if str(path).endswith(".nii.gz") and hasattr(img, "to_stream") else None
+        if igzip is None:
+            nib.save(img, str(tmp))
+            return
+        with open(tmp, "wb") as raw, igzip.IGzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1,
+                                                     mtime=0) as gz:
+            img.to_stream(gz)
+
+
+def _igzip():
+    """isal's igzip module, or None when isal is not installed (then zlib, through nibabel)."""
+    try:
+        from isal import igzip
+    except ImportError:
+        return None
+    return igzip
 
 
 def save_tsv(df, path, **kwargs):

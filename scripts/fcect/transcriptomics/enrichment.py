@@ -4,7 +4,7 @@
   matrix); p = P(overlap >= k) under the hypergeometric distribution (a gene-permutation test in closed form).
 * GSEA: classic weighted (p = 1) Kolmogorov-Smirnov running sum on a signature (genes ranked by bootstrap Z), the
   same enrichment score as blitzgsea (signature centred, weights |centred value|); gene-permutation p from
-  blitzgsea's gamma-approximated null (``processes >= 2``: blitzgsea's single-process path has a bug).
+  blitzgsea's gamma-approximated null (one process: its calibration runs in-process, see :func:`gsea_blitz`).
 * Spatial calibration: gene-set tests on AHBA data are inflated when the null shuffles genes, because
   co-expressed genes travel together (Fulcher et al. 2021). Each term's statistic is therefore recomputed on PLS
   runs with spatially null responses (spun Y), and p_spatial = (1 + #{null >= observed}) / (1 + B).
@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import contextlib
+import random
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -199,14 +201,57 @@ def _seeded_blitzgsea_null():
         blitzgsea.get_peak_size_adv = original
 
 
+class _InProcessPool:
+    """The part of ``multiprocessing.Pool`` that blitzgsea's calibration uses, run in the calling process. Each
+    task runs as in a worker: the global random states (numpy's and Python's, which the anchors reseed) are put
+    back afterwards, so that what blitzgsea draws after the calibration is what it draws with a real pool."""
+
+    def __init__(self, processes=None):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap(self, func, iterable):
+        for args in iterable:
+            np_state, py_state = np.random.get_state(), random.getstate()
+            try:
+                result = func(args)
+            finally:
+                np.random.set_state(np_state)
+                random.setstate(py_state)
+            yield result
+
+
+@contextlib.contextmanager
+def _in_process_calibration():
+    """blitzgsea 1.3.54's own one-process path (``processes=1``) calls ``estimate_anchor`` with one argument
+    missing (a TypeError): run its pool path with :class:`_InProcessPool` instead. The anchors are seeded one by
+    one (:func:`_seeded_blitzgsea_null`), so the result is that of any number of processes."""
+    import blitzgsea
+
+    original = blitzgsea.multiprocessing
+    blitzgsea.multiprocessing = SimpleNamespace(Pool=_InProcessPool)
+    try:
+        yield
+    finally:
+        blitzgsea.multiprocessing = original
+
+
 def gsea_blitz(gs: GeneSets, signature, permutations: int = 2000, processes: int = 2, seed: int = 0):
     """blitzgsea preranked GSEA (gene-permutation p). Returns a frame indexed by term (es, nes, pval, fdr, ...).
-    The same inputs and seed give the same p values whatever the number of processes and their scheduling."""
+    The same inputs and seed give the same p values whatever the number of processes (1: in this process) and
+    their scheduling."""
     import blitzgsea
     sig = pd.DataFrame({0: gs.genes, 1: np.asarray(signature, float)})
     lib = {t: [gs.genes[i] for i in ix] for t, ix in zip(gs.terms, gs.index)}
-    with _seeded_blitzgsea_null():
-        res = blitzgsea.gsea(sig, lib, permutations=permutations, processes=max(2, int(processes)),
+    processes = max(1, int(processes))
+    serial = _in_process_calibration() if processes == 1 else contextlib.nullcontext()
+    with _seeded_blitzgsea_null(), serial:
+        res = blitzgsea.gsea(sig, lib, permutations=permutations, processes=max(2, processes),
                              min_size=1, max_size=len(gs.genes), seed=int(seed), verbose=False, progress=False,
                              center=True, signature_cache=False)
     if "leading_edge" in res:

@@ -222,7 +222,7 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
     gseed = int(rng_for(random_seed, "gsea").integers(0, 2 ** 31 - 1))
     for name, g in gs.items():
         tables = enrichment_tables(genes, g, None if calib is None else calib[name],
-                                   int(ecfg["gsea_permutations"]), max(2, int(threads)), gseed,
+                                   int(ecfg["gsea_permutations"]), max(1, int(threads)), gseed,
                                    tail=ccfg.get("tail"))
         for key, df in tables.items():
             df.insert(0, "library", name)

@@ -124,8 +124,9 @@ def test_hypergeom_logsf_matches_scipy():
 
 
 def test_gsea_gene_permutation_p_is_reproducible():
-    """The same signature and seed give the same blitzgsea p, run after run and with 2 or 3 processes (blitzgsea
-    1.3.54 alone does not: its null draws use numpy's unseeded global state in the worker processes)."""
+    """The same signature and seed give the same blitzgsea p, run after run and with 1, 2 or 3 processes (blitzgsea
+    1.3.54 alone does not: its null draws use numpy's unseeded global state in the worker processes; and its own
+    one-process path fails, so fcect runs the pool path in-process)."""
     rng = np.random.default_rng(0)
     genes = [f"G{i}" for i in range(3000)]
     sets = {f"S{k}": list(rng.choice(genes, 40, replace=False)) for k in range(40)}
@@ -133,9 +134,10 @@ def test_gsea_gene_permutation_p_is_reproducible():
     z = rng.standard_normal(3000)
     z[[genes.index(g) for g in sets["S0"]]] += 1.0
     runs = [en.gsea_blitz(gs, z, permutations=200, processes=p, seed=7).sort_index()["pval"].to_numpy()
-            for p in (2, 2, 3)]
+            for p in (2, 2, 3, 1)]
     np.testing.assert_array_equal(runs[0], runs[1])
     np.testing.assert_array_equal(runs[0], runs[2])
+    np.testing.assert_array_equal(runs[0], runs[3])
     assert runs[0].min() < 1e-3                                        # the planted set stands out
 
 
