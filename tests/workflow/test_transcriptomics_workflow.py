@@ -18,7 +18,9 @@ from pathlib import Path
 from fcect.core import paths as P
 from fcect.core import vocabulary as V
 from fcect.core.code import library_files
+from fcect.core.scheduling import job_threads as _job_threads
 configfile: "config.yaml"
+job_threads = lambda n: _job_threads(workflow, n)
 SEED_IDS = ["Exec2L"]
 SEEDS_TABLE = "seeds.tsv"
 GROUP_CONTRASTS = ["baseline", "ect"]
@@ -46,10 +48,22 @@ def _config(tmp, data_dir=None, archive=None):
     return {"random_seed": 1, "group": {"contrasts": ["baseline", "ect"]}, "transcriptomics": tx}
 
 
-def _run(work, *args):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--snakefile", "Snakefile",
+def _run(work, *args, cores=2):
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--snakefile", "Snakefile",
                            "--rerun-triggers", "mtime", *args], cwd=work, capture_output=True, text=True,
                           timeout=600)
+
+
+def _results(work):
+    """Every result of the stage, pls.json without its elapsed times."""
+    import json
+    out = {}
+    for f in sorted((work / "results/transcriptomics").glob("*.tsv")):
+        out[f.name] = f.read_bytes()
+    js = json.loads((work / "results/transcriptomics/pls.json").read_text())
+    js.pop("timing_s", None)
+    out["pls.json"] = js
+    return out
 
 
 def _workdir(tmp, cfg, atlas):
@@ -78,7 +92,7 @@ def _check(tmp):
 
 def test_rules_on_synthetic_folder(tmp_path):
     src = tmp_path / "itx_src"
-    syn.make_fake_itx_dir(src, n_genes=200, rng=0)
+    syn.make_fake_itx_dir(src, n_genes=3000, rng=0)  # enough genes for BLAS threads to change the last bits
     work = tmp_path / "w"
     work.mkdir()
     _workdir(work, _config(work, data_dir=src), src / "atlas-DK_1mm.nii.gz")
@@ -88,7 +102,19 @@ def test_rules_on_synthetic_folder(tmp_path):
     res = _run(work)
     assert res.returncode == 0, res.stderr[-4000:]
     js = _check(work)
-    assert js["n_genes"] == 200
+    assert js["n_genes"] == 3000
+    # threads 2 asked; --cores 2 gave the PLS and enrichment jobs 1 (a local run leaves a core to the other jobs),
+    # --cores 3 gives them 2: the same results, byte for byte (with 2 BLAS threads the null R2 differed in the
+    # last bits: fcect.transcriptomics.run.ONE_BLAS_THREAD)
+    import shutil
+    again = tmp_path / "w3"
+    shutil.copytree(work, again, ignore=shutil.ignore_patterns(".snakemake"))
+    res = _run(again, "--forcerun", "transcriptomics_pls", cores=3)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "threads: 2" in (res.stdout + res.stderr)
+    one, two = _results(work), _results(again)
+    assert sorted(one) == sorted(two) and len(one) >= 5
+    assert [k for k in one if one[k] != two[k]] == []
 
 
 @pytest.mark.network

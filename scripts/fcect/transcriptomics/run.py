@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from fcect.core.io import save_json, save_tsv
 from fcect.report.methods import transcriptomics_paragraph
@@ -103,6 +104,13 @@ def load_inputs(response_tsv, expr_csv, labels_csv):
 
 
 # ------------------------------------------------------------------------------------------------ PLS
+ONE_BLAS_THREAD = """The PLS fits, its nulls' R2, the bootstrap and the calibration run with one BLAS thread, whatever
+the job's threads: OpenBLAS with 2 threads sums in another order, and the null R2 and bootstrap SDs then differ in
+the last bits from a 1-thread run (measured on 34 regions x 200-15,633 genes), so the results would depend on
+--cores. The job's threads go where the result does not depend on them: the KD-tree queries of the spin nulls
+(``workers``) and blitzgsea's processes."""
+
+
 def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, cfg, random_seed, seed_id,
             contrast, counts_csv=None, atlas=None, source="itx", threads=1, log=None):
     t0 = time.time()
@@ -119,9 +127,10 @@ def run_pls(response_tsv, expr_csv, labels_csv, out_json, out_genes, out_nulls, 
                               ncfg["reassignment"], ncfg["centroid"], ncfg.get("variogram"), vol_cent,
                               workers=int(threads), medial=ncfg.get("medial_wall", "drop"))
     t1 = time.time()
-    res = pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
-                       rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
-                       genes=list(X.columns))
+    with threadpool_limits(1):  # one BLAS thread, whatever ``threads``: see ONE_BLAS_THREAD
+        res = pls_analysis(X.to_numpy(float), y, Ynull, ncomp, int(cfg["bootstrap"]["n"]),
+                           rng_for(random_seed, "bootstrap"), float(cfg["bootstrap"]["fdr_alpha"]),
+                           genes=list(X.columns))
     t2 = time.time()
     save_tsv(res["genes"].reset_index(), out_genes)
     save_tsv(null_table(Ynull, res["null_r2"], regions.index), out_nulls, float_format="%.8g")
@@ -215,15 +224,18 @@ def run_enrichment(gene_tsv, response_tsv, expr_csv, labels_csv, nulls_tsv, gmts
         log.warning("calibration uses the first %d of the %d spatial nulls (enrichment.calibration.n_nulls); "
                     "null uses them all", n_cal, Ynull.shape[0])
     if n_cal > 0:
-        calib, _ = spatial_calibration(X.to_numpy(float), y, Ynull[:n_cal], gs, int(ccfg["n_boot"]),
-                                       rng_for(random_seed, "calibration"), float(cfg["bootstrap"]["fdr_alpha"]))
+        with threadpool_limits(1):  # one BLAS thread, whatever ``threads``: see ONE_BLAS_THREAD
+            calib, _ = spatial_calibration(X.to_numpy(float), y, Ynull[:n_cal], gs, int(ccfg["n_boot"]),
+                                           rng_for(random_seed, "calibration"),
+                                           float(cfg["bootstrap"]["fdr_alpha"]))
     t1 = time.time()
     out = {}
     gseed = int(rng_for(random_seed, "gsea").integers(0, 2 ** 31 - 1))
     for name, g in gs.items():
-        tables = enrichment_tables(genes, g, None if calib is None else calib[name],
-                                   int(ecfg["gsea_permutations"]), max(1, int(threads)), gseed,
-                                   tail=ccfg.get("tail"))
+        with threadpool_limits(1):  # ONE_BLAS_THREAD; ``threads`` are blitzgsea's processes
+            tables = enrichment_tables(genes, g, None if calib is None else calib[name],
+                                       int(ecfg["gsea_permutations"]), max(1, int(threads)), gseed,
+                                       tail=ccfg.get("tail"))
         for key, df in tables.items():
             df.insert(0, "library", name)
             save_tsv(df, Path(out_dir) / f"enrichment_{key}_{name}.tsv", float_format="%.6g")
