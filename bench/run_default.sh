@@ -13,7 +13,7 @@
 #   --source REPO       repository to clone (default: the checkout this script lives in; its committed HEAD)
 #   --snakemake PATH    snakemake executable (default: $SNAKEMAKE, else snakemake on PATH)
 # Writes OUT/table.tsv and OUT/table.md (one row per rule and a total row), OUT/summary.txt (wall, job CPU, main
-# process CPU and its share of one core, largest peak RSS), OUT/snakemake.log. Exit status: snakemake's.
+# process CPU and its share of one core, largest peak RSS, steal time), OUT/snakemake.log. Exit status: snakemake's.
 #
 # Examples (the default job takes tens of minutes of 2 cores: run it on an otherwise idle machine):
 #   bench/run_default.sh                                # the default job, --cores 2
@@ -70,6 +70,11 @@ args+=("${extra[@]}")
 
 export PYTHONPATH="$clone/scripts${PYTHONPATH:+:$PYTHONPATH}"  # the clone's fcect, not an installed one
 tick=$(getconf CLK_TCK)
+# steal time (8th field of the "cpu" line of /proc/stat, in ticks): CPU time the hypervisor gave to other guests.
+# A virtual machine whose host is busy runs every job slower, CPU times included; the summary reports it so that
+# a perturbed run can be told from a slow one.
+steal_ticks() { awk '$1 == "cpu" {print $9}' /proc/stat 2>/dev/null || echo 0; }
+steal0=$(steal_ticks)
 start=$(date +%s.%N)
 "$smk" "${args[@]}" > "$out/snakemake.log" 2>&1 &
 pid=$!
@@ -85,15 +90,16 @@ done
 rc=0
 wait "$pid" || rc=$?
 end=$(date +%s.%N)
+steal=$(( $(steal_ticks) - steal0 ))
 echo "snakemake exit status: $rc (log: $out/snakemake.log)"
 
-"$python" - "$out" "$start" "$end" "$main_ticks" "$tick" "$cores" "$rc" <<'PY'
+"$python" - "$out" "$start" "$end" "$main_ticks" "$tick" "$cores" "$rc" "$steal" <<'PY'
 """Per-rule table from Snakemake's log (jobs, start and finish times, benchmark files) and the benchmark TSVs."""
 import csv, re, statistics, sys
 from datetime import datetime
 from pathlib import Path
 
-out, start, end, ticks, tick, cores, rc = sys.argv[1:]
+out, start, end, ticks, tick, cores, rc, steal = sys.argv[1:]
 wall = float(end) - float(start)
 main_cpu = int(ticks) / int(tick)
 log = sorted(Path(".snakemake/log").glob("*.snakemake.log"))[-1]
@@ -153,7 +159,9 @@ summary = [f"exit status {rc}, --cores {cores}",
            f"wall of the whole run: {wall:.1f} s ({wall / 60:.1f} min)",
            f"sum of job wall times: {job_wall:.1f} s; job CPU (benchmark files): {job_cpu:.1f} s",
            f"Snakemake main process CPU: {main_cpu:.1f} s = {100 * main_cpu / wall:.1f}% of one core",
-           f"largest peak RSS of a benchmarked job: {peak:.0f} MB"]
+           f"largest peak RSS of a benchmarked job: {peak:.0f} MB",
+           f"steal time (CPU the hypervisor gave to other guests, all CPUs): {int(steal) / int(tick):.1f} s = "
+           f"{100 * int(steal) / int(tick) / wall:.1f}% of one core (0 on an unshared machine)"]
 Path(f"{out}/table.md").write_text("\n".join(md) + "\n")
 Path(f"{out}/summary.txt").write_text("\n".join(summary) + "\n")
 print("\n".join(md + [""] + summary))

@@ -45,7 +45,10 @@ if config["input_source"] == "simulated" and not RAW_SIM:  # simulate.mode raw: 
             sim=config["simulate"],
             seed=config["random_seed"],
             sessions=SESSIONS,
-            radius_override=config["seeds"]["radius_override"],
+            # the seeds table as read and validated when the DAG was built (radius_override applied): the job
+            # then needs no pandas (input `seeds` stays declared, so that editing the table reruns the job)
+            seeds=[dict(seed_id=str(r.seed_id), x=float(r.x), y=float(r.y), z=float(r.z),
+                        radius_mm=float(r.radius_mm)) for r in SEEDS.itertuples(index=False)],
         log:
             "logs/simulate/sub-{sub}_ses-{ses}.log",
         benchmark:

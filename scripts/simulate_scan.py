@@ -1,25 +1,22 @@
-"""Snakemake script: one simulated scan in the fMRIPrep-derivatives layout, plus its realised couplings."""
-import pandas as pd
+"""Snakemake script: one simulated scan in the fMRIPrep-derivatives layout, plus its realised couplings.
+
+Imports nothing it does not need (no pandas: the couplings are read with the csv module and the seeds come from
+the rule's params), since a job of the default cohort spends about half its CPU on start-up and imports."""
 from threadpoolctl import threadpool_limits
 
 from fcect.core.io import run_logged
-from fcect.preprocess.seeds import read_seeds
 from fcect.simulate.params import SimParams
-from fcect.simulate.scan import write_scan
+from fcect.simulate.scan import read_scan_couplings, write_scan
 
 
 def main(snakemake, log):
     w = snakemake.wildcards
     p = SimParams.from_config(snakemake.params.sim, snakemake.params.seed, sessions=snakemake.params.sessions)
-    table = pd.read_csv(snakemake.input.couplings, sep="\t", na_values=["n/a"], dtype={"participant_id": str})
-    sub_rows = table[(table.participant_id == f"sub-{w.sub}") & (table.session == w.ses)]
-    outlier = str(sub_rows["motion_outlier_sessions"].fillna("").iloc[0]) == w.ses
-    seeds = read_seeds(snakemake.input.seeds, snakemake.params.radius_override)
+    couplings, outlier = read_scan_couplings(snakemake.input.couplings, f"sub-{w.sub}", w.ses)
     # BLAS limited to the job's threads: two jobs with two BLAS threads each on two cores took twice as long
     with threadpool_limits(int(snakemake.threads)):
-        truth = write_scan(p, w.sub, w.ses, sub_rows[["seed", "target", "coupling"]], outlier, seeds,
-                           dict(snakemake.output.items()), snakemake.output.truth,
-                           snakemake.input.tissue)
+        truth = write_scan(p, w.sub, w.ses, couplings, outlier, snakemake.params.seeds,
+                           dict(snakemake.output.items()), snakemake.output.truth, snakemake.input.tissue)
     log.info("simulated sub-%s ses-%s (motion outlier: %s)", w.sub, w.ses, truth["motion_outlier"])
 
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
+from types import SimpleNamespace
 
-from fcect.core.io import save_json, save_nifti, save_tsv
+from fcect.core.io import save_columns_tsv, save_json, save_nifti
 from fcect.core.motion import MOTION, fd_power
 from fcect.simulate.anatomy import read_tissue, region_profile, sim_grid, sim_tissue
 from fcect.simulate.params import CONTROL_REGION, REGIONS, SimParams, hash_str
@@ -66,10 +66,45 @@ def _derivs(name, x):
 
 
 # --------------------------------------------------------------------------------------------- one scan
-def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame, outlier: bool,
-                  seeds: pd.DataFrame, tissue: dict | None = None):
-    """Generate one scan. Returns (bold_img, mask_img, confounds DataFrame, truth dict)."""
+def read_scan_couplings(path, participant_id: str, session: str) -> tuple[list[dict], bool]:
+    """The planted couplings of one scan from ``sourcedata/subject_couplings.tsv`` (rule simulate_participants):
+    its rows' seed, target and coupling, and whether the scan is a planted motion outlier (its
+    ``motion_outlier_sessions`` is ``session``). Read with the csv module, not pandas (see :func:`_records`)."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t")
+                if r["participant_id"] == participant_id and r["session"] == session]
+    if not rows:
+        raise ValueError(f"{path}: no couplings for {participant_id} {session}")
+    outlier = rows[0].get("motion_outlier_sessions", "") == session
+    return [dict(seed=r["seed"], target=r["target"], coupling=float(r["coupling"])) for r in rows], outlier
+
+
+def _records(table) -> list:
+    """The rows of ``table`` (a DataFrame, or a sequence of dicts) as objects with attribute access: a
+    simulate_scan job passes dicts, so that it does not import pandas (~0.35 s of its ~2 s; bench/README.md)."""
+    if hasattr(table, "itertuples"):
+        return list(table.itertuples(index=False))
+    return [SimpleNamespace(**dict(r)) for r in table]
+
+
+def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings, outlier: bool, seeds,
+                  tissue: dict | None = None):
+    """Generate one scan. Returns (bold_img, mask_img, confounds DataFrame, truth dict). ``sub_couplings``
+    (seed, target, coupling) and ``seeds`` (seed_id, x, y, z, radius_mm): DataFrames or sequences of dicts."""
+    import pandas as pd
+
+    img, mask_img, cols, truth = _simulate(p, sub, ses, sub_couplings, outlier, seeds, tissue)
+    return img, mask_img, pd.DataFrame(cols), truth
+
+
+def _simulate(p: SimParams, sub: str, ses: str, sub_couplings, outlier: bool, seeds, tissue: dict | None = None):
+    """:func:`simulate_scan` with the confounds as a dict of columns (name -> array), without pandas."""
     from scipy import ndimage
+
+    seeds = _records(seeds)
+    sub_couplings = _records(sub_couplings)
 
     if tissue is None:
         tissue = sim_tissue(p)
@@ -86,10 +121,10 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     V = len(idx)
     gmv, wmv, csfv = gm.ravel()[idx], wm.ravel()[idx], csf.ravel()[idx]
 
-    seed_ids = list(seeds["seed_id"])
+    seed_ids = [row.seed_id for row in seeds]
     regions = list(REGIONS)
     cmat = np.zeros((len(seed_ids), len(regions)))
-    for r in sub_couplings.itertuples(index=False):
+    for r in sub_couplings:
         if r.seed in seed_ids:
             cmat[seed_ids.index(r.seed), regions.index(r.target)] = r.coupling
 
@@ -104,7 +139,7 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
     for k, name in enumerate(regions):
         W[:, k] = 0.8 * region_profile(xyz, REGIONS[name]["centers"], REGIONS[name]["radius"])
     cereb = tissue["cerebellum"].ravel()[idx] > 0.5
-    for j, row in enumerate(seeds.itertuples(index=False)):
+    for j, row in enumerate(seeds):
         prof = region_profile(xyz, [(row.x, row.y, row.z)], float(row.radius_mm) + 4.0)
         W[:, len(regions) + j] = 0.9 * np.where(cereb, np.minimum(1.0, prof * 1.5), 0)
     wtot = np.clip(np.sqrt((W ** 2).sum(axis=1)), 0, 0.95)
@@ -180,12 +215,12 @@ def simulate_scan(p: SimParams, sub: str, ses: str, sub_couplings: pd.DataFrame,
                                 keep=slice(p.n_dummy, T))
     truth_out = dict(participant_id=f"sub-{sub}", session=ses, realised_fc_z=truth,
                      planted_coupling={f"{r.seed}-{r.target}": r.coupling
-                                       for r in sub_couplings.itertuples(index=False)},
+                                       for r in sub_couplings},
                      motion_outlier=bool(outlier))
     return img, mask_img, conf, truth_out
 
 
-def _confounds(m, vals, wmv, csfv, T, tr, n_dummy) -> pd.DataFrame:
+def _confounds(m, vals, wmv, csfv, T, tr, n_dummy) -> dict:
     """Confounds, as fMRIPrep computes them from the image: realignment parameters (``m``, shape (T, 6)),
     WM/CSF/global means of the voxel signals ``vals`` (brain voxels x T), FD, aCompCor, cosine and
     non-steady-state regressors."""
@@ -216,7 +251,7 @@ def _confounds(m, vals, wmv, csfv, T, tr, n_dummy) -> pd.DataFrame:
         v = np.zeros(T)
         v[k] = 1
         cols[f"non_steady_state_outlier{k:02d}"] = v
-    return pd.DataFrame(cols)
+    return cols
 
 
 def _realised_couplings(clean, seeds, W_seeds, xyz, gmv, cereb, idx, affine, shape, tr, keep) -> dict:
@@ -226,7 +261,7 @@ def _realised_couplings(clean, seeds, W_seeds, xyz, gmv, cereb, idx, affine, sha
     truth = {}
     seed_means = {}
     inv = np.linalg.inv(affine)
-    for j, row in enumerate(seeds.itertuples(index=False)):
+    for j, row in enumerate(seeds):
         sm = _sphere_in(xyz, idx, (row.x, row.y, row.z), float(row.radius_mm), inv, shape) & cereb
         if sm.sum() == 0:
             sm = W_seeds[:, j] > 0.5 * W_seeds[:, j].max()
@@ -340,10 +375,10 @@ def write_scan(p: SimParams, sub, ses, sub_couplings, outlier, seeds, out_paths:
     """Simulate one scan and write it in the fMRIPrep-derivatives layout (``out_paths``: bold, mask, confounds,
     bold_json) plus its truth JSON; the tissue maps are read from ``tissue_path`` or computed. Returns the truth."""
     tissue = read_tissue(tissue_path) if tissue_path else None
-    img, mask, conf, truth = simulate_scan(p, sub, ses, sub_couplings, outlier, seeds, tissue)
+    img, mask, conf, truth = _simulate(p, sub, ses, sub_couplings, outlier, seeds, tissue)
     save_nifti(img, out_paths["bold"])
     save_nifti(mask, out_paths["mask"])
-    save_tsv(conf, out_paths["confounds"], float_format="%.6g")
+    save_columns_tsv(conf, out_paths["confounds"], float_format="%.6g")
     save_json({"RepetitionTime": p.tr, "TaskName": p.task, "SkullStripped": False,
                "SimulatedBy": "fcect.simulate"}, out_paths["bold_json"])
     save_json(truth, truth_path)

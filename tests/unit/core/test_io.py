@@ -276,3 +276,19 @@ def test_save_nifti_writes_what_nibabel_writes(tmp_path, monkeypatch, dtype):
     assert gzip.decompress((tmp_path / "c.nii.gz").read_bytes()) == gzip.decompress(ref)
     fio.save_nifti(img, tmp_path / "d.nii")                # uncompressed: nibabel.save
     assert (tmp_path / "d.nii").read_bytes() == gzip.decompress(ref)
+
+
+def test_save_columns_tsv_writes_what_pandas_writes(tmp_path):
+    """save_columns_tsv (no pandas) and save_tsv(DataFrame) give the same bytes, NaN, signed zero, infinities,
+    tiny and huge values included; unequal columns are refused with the file named."""
+    rng = np.random.default_rng(1)
+    cols = {"a": rng.standard_normal(60) * 10.0 ** rng.integers(-9, 9, 60),
+            "b_derivative1": np.r_[np.nan, rng.standard_normal(59)],
+            "c": np.r_[0.0, -0.0, 1.0, np.inf, -np.inf, 1e-300, 123456789.0, 0.1, 2.5, -7, np.zeros(50)]}
+    for fmt in ("%.6g", "%.8g", "%.3f"):
+        fio.save_columns_tsv(cols, tmp_path / "a.tsv", float_format=fmt)
+        fio.save_tsv(pd.DataFrame(cols), tmp_path / "b.tsv", float_format=fmt)
+        assert (tmp_path / "a.tsv").read_bytes() == (tmp_path / "b.tsv").read_bytes(), fmt
+    with pytest.raises(ValueError, match="bad.tsv"):
+        fio.save_columns_tsv({"a": np.zeros(3), "b": np.zeros(4)}, tmp_path / "bad.tsv")
+    assert not (tmp_path / "bad.tsv").exists()

@@ -214,3 +214,59 @@ def test_seed_spheres_of_the_truth_are_sphere_mask_on_the_brain_voxels():
         want = sphere_mask(center, radius, affine, shape).ravel()[idx]
         assert np.array_equal(_sphere_in(xyz, idx, center, radius, np.linalg.inv(affine), shape), want)
         assert want.sum() >= 1
+
+
+def test_job_inputs_without_pandas_give_the_same_files(small, tmp_path):
+    """A simulate_scan job reads its couplings with the csv module and gets the seeds as dicts (no pandas): the
+    scan it writes is byte for byte the one written from the DataFrames; the couplings and the motion-outlier flag
+    are those pandas reads. And the job's script imports no pandas."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from fcect.simulate.cohort import write_participants
+    from fcect.simulate.scan import read_scan_couplings
+
+    p, part, coup, tissue = small
+    write_participants(p, tmp_path / "participants.tsv", tmp_path / "coup.tsv", tmp_path / "dd.json",
+                       tmp_path / "tissue.nii.gz")
+    table = pd.read_csv(tmp_path / "coup.tsv", sep="\t", na_values=["n/a"], dtype={"participant_id": str})
+    outlier_pid = part.participant_id[part.participant_id.isin(
+        table.participant_id[table.motion_outlier_sessions.fillna("") != ""])].iloc[0]
+    for pid, ses in [(part.participant_id[0], "pre"), (outlier_pid, "pre")]:
+        rows = table[(table.participant_id == pid) & (table.session == ses)]
+        got, outlier = read_scan_couplings(tmp_path / "coup.tsv", pid, ses)
+        assert [(r["seed"], r["target"], r["coupling"]) for r in got] == \
+            list(rows[["seed", "target", "coupling"]].itertuples(index=False, name=None))
+        assert outlier == (str(rows["motion_outlier_sessions"].fillna("").iloc[0]) == ses)
+    assert outlier                                                     # the second scan is a planted outlier
+    with pytest.raises(ValueError, match="no couplings for sub-none"):
+        read_scan_couplings(tmp_path / "coup.tsv", "sub-none", "pre")
+
+    pid = part.participant_id[1]
+    c = table[(table.participant_id == pid) & (table.session == "pre")][["seed", "target", "coupling"]]
+    seeds = [dict(seed_id=r.seed_id, x=r.x, y=r.y, z=r.z, radius_mm=r.radius_mm)
+             for r in SEEDS.itertuples(index=False)]
+    files = {}
+    for how, cc, ss in [("frames", c, SEEDS), ("dicts", read_scan_couplings(tmp_path / "coup.tsv", pid, "pre")[0],
+                                                  seeds)]:
+        paths = {k: tmp_path / f"{how}_{k}{ext}" for k, ext in
+                 [("bold", ".nii.gz"), ("mask", ".nii.gz"), ("confounds", ".tsv"), ("bold_json", ".json")]}
+        write_scan(p, pid[4:], "pre", cc, False, ss, paths, tmp_path / f"{how}_truth.json", tmp_path / "tissue.nii.gz")
+        files[how] = [paths[k].read_bytes() for k in ("bold", "mask", "confounds")] + \
+            [(tmp_path / f"{how}_truth.json").read_bytes()]
+    assert files["frames"] == files["dicts"]
+    # the confounds TSV is what pandas writes for the same columns
+    conf = simulate_scan(p, pid[4:], "pre", c, False, SEEDS, tissue)[2]
+    conf.to_csv(tmp_path / "pandas.tsv", sep="\t", index=False, na_rep="n/a", float_format="%.6g")
+    assert (tmp_path / "pandas.tsv").read_bytes() == files["dicts"][2]
+
+    code = ("import sys; sys.argv = ['x']\n"
+            "import fcect.simulate.scan, fcect.simulate.params, fcect.core.io, threadpoolctl\n"
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__('os').environ, "PYTHONPATH": str(REPO / "scripts")})
+    assert out.stdout.strip() == "False"
+    src = (REPO / "scripts/simulate_scan.py").read_text()
+    assert "pandas" not in src.split('"""')[-1] and "read_seeds" not in src
