@@ -43,7 +43,7 @@ def local_thread_cap(threads: int, cores, local: bool) -> int:
     1-thread group and multiverse jobs had drained, and then ran one at a time on both cores for 15 minutes
     (docs/benchmarks.md). Capped at ``cores - 1`` they run beside the 1-thread jobs. Results do not depend on the
     threads (each such job gives the same output for any number of threads; tests compare ``--cores 1`` with
-    ``--cores 2`` byte for byte). Cluster jobs (``local`` false) and runs whose cores are unknown keep ``threads``.
+    ``--cores 3`` byte for byte, and the transcriptomics stage at ``--cores 2`` with ``--cores 3``). Cluster jobs (``local`` false) and runs whose cores are unknown keep ``threads``.
     """
     threads = max(1, int(threads))
     if not local or cores is None:
