@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from fcect.core import paths as P
 from fcect.core import vocabulary as V
 from fcect.core.code import library_files
@@ -188,10 +190,35 @@ def _raw_run(wildcards):
     return runs.index(getattr(wildcards, "run", None))
 
 
+def _anat_references():
+    """Each subject's anatomical reference: the T1w of its first scan (session order; a session-less T1w serves every
+    session). The T1w -> MNI registration runs once per subject on it (rule preprocess_anat), and every run of
+    the subject registers its mean EPI to it. A later session's own T1w is not used (named in the log)."""
+    ref = {}
+    for sub, ses in SCANS:
+        t1 = RAW_INDEX[(sub, ses)]["t1w"]
+        if sub not in ref:
+            ref[sub] = t1
+        elif t1 != ref[sub]:
+            logger.info(f"raw: sub-{sub} ses-{ses}: T1w {t1} not used; the subject's anatomical reference is "
+                        f"{ref[sub]} (one T1w -> MNI registration per subject)")
+    return ref
+
+
+RAW_ANAT = _anat_references() if RAW else {}
+
+
 def raw_inputs(wildcards):
     entry = RAW_INDEX[(wildcards.sub, wildcards.ses)]
     k = _raw_run(wildcards)
-    return dict(bold=entry["bold"][k], bold_json=entry["bold_json"][k], t1w=entry["t1w"])
+    return dict(bold=entry["bold"][k], bold_json=entry["bold_json"][k], t1w=RAW_ANAT[wildcards.sub],
+                t1_xfm=P.anat_xfm(wildcards.sub), t1_qc=P.raw_anat_qc(wildcards.sub))
+
+
+def raw_anat_params(wildcards):
+    """The anatomical step's settings only: changing the EPI settings does not rerun it."""
+    return json.dumps(dict(template_mm=RAWCFG["template_mm"], aff_iterations=RAWCFG["aff_iterations"],
+                           syn_iterations=RAWCFG["syn_iterations"], seed=config["random_seed"]))
 
 
 def raw_params(wildcards):

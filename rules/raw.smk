@@ -1,6 +1,8 @@
 # Stage raw: preprocessing of raw BIDS scans to the MNI analysis grid (input_source bids, or the simulated cohort
 # with simulate.mode raw, whose raw scans are written here too). Library: fcect.raw (antspyx, in its own
 # environment: envs/ants.yaml, envs/requirements-ants.txt; rule preprocess_raw runs raw.python), fcect.simulate.raw.
+# Per subject, rule preprocess_anat registers the anatomical reference (T1w) to MNI once; every run of the subject
+# (rule preprocess_raw) reuses that transform.
 # Config section: `raw` (and denoise.drop_volumes, analysis.voxel_mm). Outputs: fMRIPrep-like derivatives under
 # results/preproc/ (read by the preprocess stage through the input functions of rules/common.smk), per-run QC in
 # results/qc/raw/, the registration table results/qc/registration.tsv (exclusions applied by rule qc_table).
@@ -60,6 +62,35 @@ if RAW:
             script:
                 "../scripts/simulate_raw_scan.py"
 
+    rule preprocess_anat:
+        input:
+            t1w=lambda wc: RAW_ANAT[wc.sub],
+            code=library("preprocess_anat.py"),
+        output:
+            xfm=P.anat_xfm(),
+            qc_json=P.raw_anat_qc(kind="qc.json"),
+            qc_png=report(P.raw_anat_qc(kind="registration.png"), category="QC",
+                          subcategory="Raw preprocessing: T1w to MNI", caption="../report/raw_anat.rst",
+                          labels={"subject": "sub-{sub}", "figure": "normalised T1w"}),
+        params:
+            python=RAWCFG["python"],
+            scripts=lambda wc: str(Path(workflow.basedir) / "scripts"),
+            params=raw_anat_params,
+        log:
+            "logs/raw/sub-{sub}_T1w.log",
+        benchmark:
+            "benchmarks/raw/sub-{sub}_T1w.tsv"
+        threads: job_threads(RAWCFG["threads"])
+        resources:
+            mem_mb=3000,
+            runtime=60,
+        conda:
+            "../envs/ants.yaml"
+        shell:
+            "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS={threads} PYTHONPATH={params.scripts} "
+            "{params.python} {params.scripts}/preprocess_anat.py --t1w {input.t1w:q} --out-xfm {output.xfm} "
+            "--out-qc {output.qc_json} --out-qc-png {output.qc_png} --params {params.params:q} > {log} 2>&1"
+
     _PRE = P.fmriprep_paths(FMRIPREP_DIR, "{sub}", "{ses}", TASK, SPACE, RES, _RAW_RUN)
 
     rule preprocess_raw:
@@ -99,7 +130,7 @@ if RAW:
             "--bold-json {input.bold_json:q} --t1w {input.t1w:q} --out-bold {output.bold} "
             "--out-bold-json {output.bold_json} --out-mask {output.mask} --out-confounds {output.confounds} "
             "--out-qc {output.qc_json} --out-qc-png {output.qc_png} --out-motion-png {output.motion_png} "
-            "--params {params.params:q} > {log} 2>&1"
+            "--t1-xfm {input.t1_xfm:q} --t1-qc {input.t1_qc:q} --params {params.params:q} > {log} 2>&1"
 
     rule raw_registration_qc:
         input:
@@ -122,6 +153,7 @@ if RAW:
         script:
             "../scripts/raw_registration_qc.py"
 
-    TARGETS["raw"] = [P.REGISTRATION_TABLE] + raw_qc_files("registration.png") + raw_qc_files("motion.png")
+    TARGETS["raw"] = ([P.REGISTRATION_TABLE] + raw_qc_files("registration.png") + raw_qc_files("motion.png")
+                      + [P.raw_anat_qc(s, "registration.png") for s in sorted(RAW_ANAT)])
 else:
     TARGETS["raw"] = []

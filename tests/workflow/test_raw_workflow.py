@@ -44,11 +44,13 @@ def test_bids_input_dry_run(wd, tmp_path):
     (wd / "config/bids_test.yaml").write_text(yaml.safe_dump(cfg))
     jobs = _jobs(run_snakemake(wd, "-n", "--quiet", "rules", "--configfile", "config/bids_test.yaml"))
     assert jobs["preprocess_raw"] == 5 and jobs["raw_registration_qc"] == 1 and jobs["denoise_fc"] == 5
+    assert jobs["preprocess_anat"] == 4  # the T1w -> MNI registration once per subject (p1 has two sessions)
     assert "simulate_scan" not in jobs
     out = run_snakemake(wd, "-n", "results/qc/motion.tsv", "--configfile", "config/bids_test.yaml").stdout
     assert "results/preproc/sub-p1/ses-post/func/sub-p1_ses-post_task-rest_space-MNI152NLin2009cAsym_res-2_" \
            "desc-preproc_bold.nii.gz" in out
     assert "results/qc/registration.tsv" in out
+    assert "results/preproc/sub-p1/anat/sub-p1_from-T1w_to-MNI152NLin2009cAsym_mode-image_xfm.h5" in out
 
 
 def test_bids_problems_named_at_parse(wd, tmp_path):
@@ -66,7 +68,8 @@ def test_bids_problems_named_at_parse(wd, tmp_path):
 def test_raw_demo_dry_run_and_lint(wd):
     jobs = _jobs(run_snakemake(wd, "-n", "--quiet", "rules", "--configfile", "config/raw_demo.yaml"))
     assert jobs["simulate_raw_scan"] == jobs["preprocess_raw"] == jobs["denoise_fc"] == 23
-    assert jobs["simulate_raw_t1w"] == 16 and "simulate_scan" not in jobs
+    assert jobs["simulate_raw_t1w"] == jobs["preprocess_anat"] == 16 and "simulate_scan" not in jobs
     lint = run_snakemake(wd, "--lint", "--configfile", "config/raw_demo.yaml", check=False)
     assert "Lints for rule preprocess_raw" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
+    assert "Lints for rule preprocess_anat" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
     assert "Lints for rule simulate_raw" not in lint.stdout + lint.stderr, lint.stdout[-3000:]

@@ -158,6 +158,16 @@ def raw_qc(sub="{sub}", ses="{ses}", run=None, kind="qc.json"):
     return f"results/qc/raw/sub-{sub}_ses-{ses}{r}_{kind}"
 
 
+def anat_xfm(sub="{sub}"):
+    """The subject's T1w -> MNI152NLin2009cAsym transform (ITK composite, fMRIPrep's name), rule preprocess_anat."""
+    return f"{PREPROC_DIR}/sub-{sub}/anat/sub-{sub}_from-T1w_to-MNI152NLin2009cAsym_mode-image_xfm.h5"
+
+
+def raw_anat_qc(sub="{sub}", kind="qc.json"):
+    """QC of the subject's anatomical step (kind: qc.json, registration.png)."""
+    return f"results/qc/raw/sub-{sub}_T1w_{kind}"
+
+
 # ------------------------------------------------------------------------------------------ code provenance
 CODE_STAMP = "results/provenance/code/{script}.sha256"
 

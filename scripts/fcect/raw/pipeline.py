@@ -103,9 +103,11 @@ def epi_brain_mask(mean):
     return ndimage.binary_fill_holes(ndimage.binary_closing(m, iterations=2))
 
 
-def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg=None):
+def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg=None, extra_qc=None):
     """Preprocess one run. ``out``: bold, bold_json, mask, confounds, qc_json (paths), optional qc_png, motion_png.
-    ``t1_reg``: a precomputed T1w -> MNI transform list (reused across runs of a subject). Returns the QC dict."""
+    ``t1_reg``: the subject's T1w -> MNI transform list (``register_anat``'s composite transform, reused by every
+    run of the subject); None: registered here. ``extra_qc``: entries added to the QC JSON (the anatomical step's
+    metrics). Returns (the QC dict, the T1w -> MNI transform list)."""
     import ants
 
     p = {**DEFAULTS, **(params or {})}
@@ -183,7 +185,8 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
     qc = dict(bold=str(bold_path), t1w=str(t1w_path), n_volumes=int(T), tr=tr, slice_timing=stc,
               dice_brain=dice, corr_template=corr, mean_fd=float(np.nanmean(conf["framewise_displacement"][drop + 1:])),
               max_translation_mm=float(np.abs(params6[:, :3]).max()),
-              max_rotation_deg=float(np.degrees(np.abs(params6[:, 3:]).max())), seconds=time.time() - t0)
+              max_rotation_deg=float(np.degrees(np.abs(params6[:, 3:]).max())), seconds=time.time() - t0,
+              **(extra_qc or {}))
     save_json(qc, out["qc_json"])
     if out.get("qc_png"):
         from fcect.raw.qc import registration_figure
@@ -196,6 +199,46 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
                       title=os.path.basename(str(bold_path)))
     say("done: Dice %.3f, r %.3f, %.1f s", dice, corr, time.time() - t0)
     return qc, t1_reg
+
+
+def register_anat(t1w_path, out, params, log=None):
+    """The subject's anatomical step, once per subject (as fMRIPrep's anatomical workflow): its T1w -> MNI152 2009c
+    (affine + SyN, ``fcect.raw.register.t1_to_mni``), written as one composite transform ``out["xfm"]`` that every
+    run of the subject reuses (``preprocess_run(..., t1_reg=[xfm])``); QC: the T1w carried onto the template grid,
+    its correlation with the template inside the template brain mask (``out["qc_json"]``) and, optionally, a figure
+    of it with the template's brain outline (``out["qc_png"]``). Returns the QC dict."""
+    p = {**DEFAULTS, **(params or {})}
+    say = log.info if log else (lambda *a: None)
+    t0 = time.time()
+    t1_img = nib.load(str(t1w_path))
+    if t1_img.ndim != 3:
+        raise ValueError(f"{t1w_path}: not a 3-D T1w image (shape {t1_img.shape})")
+    t1 = R.to_ants(t1_img)
+    tmpl, tmask = R.template(p["template_mm"])
+    tmpl_a, tmask_a = R.to_ants(tmpl), R.to_ants(tmask)
+    xfm = R.t1_to_mni(t1, tmpl_a, tmask_a, p["syn_iterations"], p["aff_iterations"], seed=p["seed"],
+                      composite=True)
+    try:
+        say("T1w -> MNI: %.1f s", time.time() - t0)
+        warped = R.apply(tmpl_a, t1, xfm).numpy()
+        part = f"{out['xfm']}.part"  # written whole, then renamed: never a half-written transform
+        shutil.copyfile(xfm[0], part)
+        os.replace(part, out["xfm"])
+    finally:
+        for f in xfm:  # ANTs' own temporary files
+            if os.path.exists(f):
+                os.remove(f)
+    inside = tmask.get_fdata() > 0.5
+    corr = float(np.corrcoef(warped[inside], tmpl.get_fdata()[inside])[0, 1])
+    qc = dict(t1w=str(t1w_path), corr_template=corr, template_mm=float(p["template_mm"]),
+              syn_iterations=list(p["syn_iterations"]), seconds=time.time() - t0)
+    save_json(qc, out["qc_json"])
+    if out.get("qc_png"):
+        from fcect.raw.qc import registration_figure
+        registration_figure(nib.Nifti1Image(warped.astype(np.float32), tmpl.affine), tmask, out["qc_png"],
+                            title=f"{os.path.basename(str(t1w_path))} in MNI: r {corr:.2f}")
+    say("done: r %.3f, %.1f s", corr, time.time() - t0)
+    return qc
 
 
 def _grid_template_mask(voxel_mm):

@@ -49,7 +49,10 @@ def motion_figure(params, fd, path, title=""):
 
 def registration_table(scans, qc_paths, min_dice, min_corr):
     """One row per scan (``scans``: (sub, ses); ``qc_paths``: a list of the scan's run QC JSONs each): the worst
-    Dice and correlation over runs, and whether the registration passes ``min_dice`` and ``min_corr``."""
+    Dice and correlation over runs, and whether the registration passes ``min_dice`` and ``min_corr``; for
+    information, the correlation of the subject's normalised T1w with the template (``t1_corr_template``, from its
+    anatomical step; NaN when the runs' QC does not hold it). A failed T1w -> MNI registration shows in the EPI
+    metrics too, since every run's chain goes through it."""
     rows = []
     for (sub, ses), paths in zip(scans, qc_paths):
         paths = [paths] if isinstance(paths, str) else list(paths)
@@ -64,7 +67,9 @@ def registration_table(scans, qc_paths, min_dice, min_corr):
             reasons.append(f"registration Dice {dice:.3f} < {min_dice}")
         if not corr >= min_corr:
             reasons.append(f"registration correlation {corr:.3f} < {min_corr}")
+        t1 = [q["t1_corr_template"] for q in qs if "t1_corr_template" in q]  # the subject's T1w -> MNI step
         rows.append(dict(participant_id=f"sub-{sub}", session=ses, dice_brain=dice, corr_template=corr,
+                         t1_corr_template=min(t1) if t1 else np.nan,
                          registration_ok=not reasons, registration_reason="; ".join(reasons)))
     return pd.DataFrame(rows)
 
