@@ -236,7 +236,7 @@ def register_anat(t1w_path, out, params, log=None):
     if out.get("qc_png"):
         from fcect.raw.qc import registration_figure
         registration_figure(nib.Nifti1Image(warped.astype(np.float32), tmpl.affine), tmask, out["qc_png"],
-                            title=f"{os.path.basename(str(t1w_path))} in MNI: r {corr:.2f}")
+                            title=f"{os.path.basename(str(t1w_path))} in MNI: r {corr:.2f}", dim=0)
     say("done: r %.3f, %.1f s", corr, time.time() - t0)
     return qc
 

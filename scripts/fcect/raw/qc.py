@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 
-def registration_figure(mean_img, mask_img, path, title=""):
+def registration_figure(mean_img, mask_img, path, title="", dim=-0.5):
+    """``mean_img`` with the outline of ``mask_img`` (red), three orthogonal cuts through the cerebellum. ``dim``:
+    nilearn's background dimming (-0.5 brightens a flat mean EPI; 0 keeps a T1w's grey-white contrast)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,7 +21,7 @@ def registration_figure(mean_img, mask_img, path, title=""):
 
     fig = plt.figure(figsize=(9, 3))
     d = plotting.plot_anat(mean_img, display_mode="ortho", cut_coords=(0, -55, -25), figure=fig, title=title,
-                           draw_cross=False, dim=-0.5)
+                           draw_cross=False, dim=dim)
     d.add_contours(mask_img, levels=[0.5], colors="r", linewidths=1.0)
     fig.savefig(path, dpi=110)
     plt.close(fig)
