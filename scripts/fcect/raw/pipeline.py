@@ -139,12 +139,12 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
         say("motion correction: %d volumes, %.1f s", T, time.time() - t0)
         mean = np.mean([R.apply(ref, vols[t], [moco[t]]).numpy() for t in range(drop, T)], axis=0)
         mean_a = ref.new_image_like(mean.astype(np.float32))
-        tmpl, tmask = R.template(p["template_mm"])
         t1 = R.to_ants(nib.load(str(t1w_path)))
-        tmpl_a, tmask_a = R.to_ants(tmpl), R.to_ants(tmask)
         e2t = R.epi_to_t1(mean_a, t1, p["epi_t1"], iterations=p["aff_iterations"], seed=p["seed"])
-        if t1_reg is None:
-            t1_reg = R.t1_to_mni(t1, tmpl_a, tmask_a, p["syn_iterations"], p["aff_iterations"], seed=p["seed"])
+        if t1_reg is None:  # the workflow passes the subject's transform (register_anat): no template needed here
+            tmpl, tmask = R.template(p["template_mm"])
+            t1_reg = R.t1_to_mni(t1, R.to_ants(tmpl), R.to_ants(tmask), p["syn_iterations"], p["aff_iterations"],
+                                 seed=p["seed"])
         say("registrations: %.1f s", time.time() - t0)
         grid = R.to_ants(R.grid_image(p["voxel_mm"]))
         chain = list(t1_reg) + list(e2t)
