@@ -63,29 +63,56 @@ def slice_time_correct(data, slice_times, tr, ref=0.5, axis=2):
     return out
 
 
-def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None):
+# Gauss-Newton stops when a step moves less than this (0.01 mm, 0.006 deg: 20 times below the 0.2 mm / 0.2 deg
+# accuracy the tests ask for; on a default simulated scan the estimates moved by 0.0002 mm against 0.001 mm / 1e-5
+# rad, for 23% less CPU)
+TOL_MM, TOL_RAD = 1e-2, 1e-4
+
+
+class _Reference:
+    """What the rigid registration of every volume to one reference shares, computed once: the sampled voxels (the
+    mask), their world coordinates and the reference's values there, per level. At the smoothed levels
+    (sigma > 0) every ``stride``-th voxel along each axis is used (the smoothed images hold no finer detail)."""
+
+    def __init__(self, ref, affine, sigmas=(1.0, 0.0), mask=None, stride=2):
+        from scipy import ndimage
+
+        ref = np.asarray(ref, np.float64)
+        if mask is None:
+            mask = ndimage.binary_dilation(ref > 0.1 * np.percentile(ref, 99), iterations=1)
+        ijk = np.argwhere(mask).astype(np.float64)
+        self.A3, self.b = affine[:3, :3], affine[:3, 3]
+        self.Ai = np.linalg.inv(self.A3)
+        self.levels = []
+        for sig in sigmas:
+            pts = ijk[np.all(ijk % stride == 0, axis=1)] if (sig > 0 and stride > 1) else ijk
+            if len(pts) < 64:  # tiny masks: every voxel
+                pts = ijk
+            r_s = ndimage.gaussian_filter(ref, sig) if sig > 0 else ref
+            self.levels.append((sig, pts @ self.A3.T + self.b, ndimage.map_coordinates(r_s, pts.T, order=1)))
+
+
+def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None, init=None, stride=2,
+                   return_params=False):
     """Rigid registration of volume ``mov`` to ``ref`` (same grid, ``affine``) by Gauss-Newton on the intensity
     difference with a global intensity scale: finds the 4x4 RAS matrix M with a * mov(M x) ~ ref(x) over the
     voxels x of ``mask`` (default: ref above 10% of its 99th percentile, dilated). Two levels (Gaussian smoothing
-    ``sigmas`` in voxels, ``n_iter`` iterations each). Returns M (reference -> volume points)."""
+    ``sigmas`` in voxels, ``n_iter`` iterations each; every ``stride``-th voxel per axis at the smoothed levels).
+    ``ref`` may be a prepared ``_Reference``; ``init``: starting parameters (6 rigid + scale), e.g. the previous
+    volume's. Returns M (reference -> volume points), and the parameters with ``return_params``."""
     from scipy import ndimage
 
-    ref = np.asarray(ref, np.float64)
+    R = ref if isinstance(ref, _Reference) else _Reference(ref, affine, sigmas, mask, stride)
     mov = np.asarray(mov, np.float64)
-    if mask is None:
-        mask = ndimage.binary_dilation(ref > 0.1 * np.percentile(ref, 99), iterations=1)
-    ijk = np.argwhere(mask).astype(np.float64)
-    A3, b = affine[:3, :3], affine[:3, 3]
-    Ai = np.linalg.inv(A3)
-    x = ijk @ A3.T + b
+    b, Ai = R.b, R.Ai
     p = np.zeros(7)
     p[6] = 1.0
+    if init is not None:
+        p[:] = init
     eps = 1e-4
-    for it, sig in zip(n_iter, sigmas):
-        r_s = ndimage.gaussian_filter(ref, sig) if sig > 0 else ref
+    for it, (sig, x, target) in zip(n_iter, R.levels):
         m_s = ndimage.gaussian_filter(mov, sig) if sig > 0 else mov
         g = np.gradient(m_s)  # voxel gradients
-        target = ndimage.map_coordinates(r_s, ijk.T, order=1)
         for _ in range(it):
             Mp = rigid_matrix(p[:6])
             y = x @ Mp[:3, :3].T + Mp[:3, 3]
@@ -104,19 +131,26 @@ def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None
             res = p[6] * val - target
             step = np.linalg.solve(J.T @ J + 1e-9 * np.eye(7), -(J.T @ res))
             p += step
-            if np.abs(step[:3]).max() < 1e-3 and np.abs(step[3:6]).max() < 1e-5:
+            if np.abs(step[:3]).max() < TOL_MM and np.abs(step[3:6]).max() < TOL_RAD:
                 break
-    return rigid_matrix(p[:6])
+    M = rigid_matrix(p[:6])
+    return (M, p) if return_params else M
 
 
 def motion_correct(data, affine, ref_index=None, ref=None, n_iter=(8, 6)):
     """Rigid motion correction of a 4-D array (``affine``: its grid) to a reference volume (``ref``, or volume
-    ``ref_index``). Returns (per-volume 4x4 RAS matrices reference -> volume points, (T, 6) parameters re-referenced
-    to the first volume in the module's convention)."""
+    ``ref_index``). The reference's share of the work is done once, and each volume starts from the previous one's
+    parameters (head motion is a slow random walk). Returns (per-volume 4x4 RAS matrices reference -> volume
+    points, (T, 6) parameters re-referenced to the first volume in the module's convention)."""
     data = np.asarray(data, np.float32)
     if ref is None:
         ref = data[..., ref_index or 0]
-    mats = [rigid_register(ref, data[..., t], affine, n_iter=n_iter) for t in range(data.shape[3])]
+    R = _Reference(ref, affine)
+    vols = np.ascontiguousarray(np.moveaxis(data, -1, 0))  # data[..., t] is strided by the series length
+    mats, p = [], None
+    for t in range(data.shape[3]):
+        M, p = rigid_register(R, vols[t], affine, n_iter=n_iter, init=p, return_params=True)
+        mats.append(M)
     inv0 = np.linalg.inv(mats[0])
     params = np.array([matrix_to_params(M @ inv0) for M in mats])
     return mats, params

@@ -20,6 +20,7 @@ from fcect.core.io import save_json, save_nifti, save_tsv
 from fcect.core.motion import fd_power
 from fcect.raw import motion as M
 from fcect.raw import register as R
+from fcect.raw import resample as S
 
 DEFAULTS = dict(drop_volumes=0, slice_timing=True, slice_timing_ref=0.5, voxel_mm=2.0, template_mm=2.0,
                 epi_t1="rigid", syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
@@ -129,15 +130,15 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
         axis = {"i": 0, "j": 1, "k": 2}[str(side.get("SliceEncodingDirection", "k")).rstrip("-")]
         data = M.slice_time_correct(data, side["SliceTiming"], tr, ref=float(p["slice_timing_ref"]), axis=axis)
     aff = img.affine
-    vols = [R.to_ants(nib.Nifti1Image(data[..., t], aff)) for t in range(T)]
-    ref = R.to_ants(nib.Nifti1Image(data[..., drop:].mean(axis=3), aff))
     tmp = tempfile.mkdtemp(prefix="fcect-raw-")
     try:
-        mats, params6 = M.motion_correct(data, aff, ref=data[..., drop:].mean(axis=3),
-                                         n_iter=tuple(p["moco_iterations"]))
-        moco = [M.ras_to_ants_file(m, os.path.join(tmp, f"moco{t:04d}.mat")) for t, m in enumerate(mats)]
+        ref_np = data[..., drop:].mean(axis=3)
+        mats, params6 = M.motion_correct(data, aff, ref=ref_np, n_iter=tuple(p["moco_iterations"]))
         say("motion correction: %d volumes, %.1f s", T, time.time() - t0)
-        mean = np.mean([R.apply(ref, vols[t], [moco[t]]).numpy() for t in range(drop, T)], axis=0)
+        ref = R.to_ants(nib.Nifti1Image(ref_np, aff))
+        # every volume resampled in numpy (fcect.raw.resample: ITK's linear rule without a call to ANTs per volume)
+        mean = S.sample_series(data, aff, S.grid_points(aff, ref_np.shape), mats, ref_np.shape,
+                               volumes=range(drop, T)).mean(axis=3)
         mean_a = ref.new_image_like(mean.astype(np.float32))
         t1 = R.to_ants(nib.load(str(t1w_path)))
         e2t = R.epi_to_t1(mean_a, t1, p["epi_t1"], iterations=p["aff_iterations"], seed=p["seed"])
@@ -146,13 +147,18 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
             t1_reg = R.t1_to_mni(t1, R.to_ants(tmpl), R.to_ants(tmask), p["syn_iterations"], p["aff_iterations"],
                                  seed=p["seed"])
         say("registrations: %.1f s", time.time() - t0)
-        grid = R.to_ants(R.grid_image(p["voxel_mm"]))
+        gimg = R.grid_image(p["voxel_mm"])
+        grid = R.to_ants(gimg)
         chain = list(t1_reg) + list(e2t)
         # compose the volume-independent part once into one displacement field on the grid
         comp = ants.apply_transforms(fixed=grid, moving=ref, transformlist=chain,
                                      compose=os.path.join(tmp, "chain_"))
-        out_data = np.stack([R.apply(grid, vols[t], [comp, moco[t]], interpolator=p["interpolation"]).numpy()
-                             for t in range(T)], axis=-1)
+        if p["interpolation"] == "linear":
+            out_data = S.sample_series(data, aff, S.field_points(comp, gimg.affine, gimg.shape), mats, gimg.shape)
+        else:  # ANTs' higher-order interpolators, one call per volume
+            moco = [M.ras_to_ants_file(m, os.path.join(tmp, f"moco{t:04d}.mat")) for t, m in enumerate(mats)]
+            out_data = np.stack([R.apply(grid, R.to_ants(nib.Nifti1Image(data[..., t], aff)), [comp, moco[t]],
+                                         interpolator=p["interpolation"]).numpy() for t in range(T)], axis=-1)
         say("resampling: %.1f s", time.time() - t0)
         gaff = R.grid_image(p["voxel_mm"]).affine
         norm_mean = out_data[..., drop:].mean(axis=3)
