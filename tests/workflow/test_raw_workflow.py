@@ -1,5 +1,6 @@
-"""Workflow: raw BIDS input (input_source bids) and the simulated raw cohort (config/raw_demo.yaml) build the raw
-stage's jobs before the usual ones, and a bad BIDS folder stops the parse with every problem named (dry runs)."""
+"""Workflow: raw BIDS input (input_source bids) and the simulated raw cohorts (config/raw_demo.yaml,
+config/raw_full.yaml) build the raw stage's jobs before the usual ones, and a bad BIDS folder stops the parse
+with every problem named (dry runs)."""
 
 import json
 
@@ -73,3 +74,10 @@ def test_raw_demo_dry_run_and_lint(wd):
     assert "Lints for rule preprocess_raw" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
     assert "Lints for rule preprocess_anat" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
     assert "Lints for rule simulate_raw" not in lint.stdout + lint.stderr, lint.stdout[-3000:]
+
+
+def test_raw_full_dry_run(wd):
+    """config/raw_full.yaml: the default cohort (189 scans of 136 subjects) through the raw stage."""
+    jobs = _jobs(run_snakemake(wd, "-n", "--quiet", "rules", "--configfile", "config/raw_full.yaml"))
+    assert jobs["simulate_raw_scan"] == jobs["preprocess_raw"] == jobs["denoise_fc"] == 189
+    assert jobs["simulate_raw_t1w"] == jobs["preprocess_anat"] == 136 and "simulate_scan" not in jobs
