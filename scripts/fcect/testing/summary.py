@@ -29,10 +29,39 @@ def leaves(obj, path=""):
         yield path, obj
 
 
-def compare_summaries(new: dict, ref: dict, rtol: float = 1e-9, ignore=VOLATILE, labels_may_differ=()):
+def machine_fingerprint() -> dict:
+    """What decides the last bits of floating-point results on a machine, besides the package versions: the CPU
+    architecture, the BLAS libraries' kernels (OpenBLAS picks them per CPU) and numpy's active SIMD dispatch
+    targets. Two machines with the same fingerprint and the same packages give byte-identical results; across
+    fingerprints, sums and products differ in their last bits, and discrete choices built on them (a permutation
+    p-value, a fold's selected cluster) can move by a step."""
+    import platform
+
+    import numpy as np
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS too)
+
+    fp = dict(machine=platform.machine(), numpy=np.__version__)
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+        fp["simd"] = sorted(k for k in __cpu_dispatch__ if __cpu_features__.get(k))
+    except ImportError:  # private numpy API; absent in other numpy versions
+        fp["simd"] = None
+    try:
+        import threadpoolctl
+
+        fp["blas"] = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                             for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"})
+    except ImportError:
+        fp["blas"] = None
+    return fp
+
+
+def compare_summaries(new: dict, ref: dict, rtol: float = 1e-9, ignore=VOLATILE, labels_may_differ=(),
+                      atol: float = 1e-12):
     """Differences between two summaries, as a list of (path, new value, reference value).
 
-    Numbers are equal within ``rtol`` (relative) or 1e-12 (absolute); strings and booleans must be identical
+    Numbers are equal within ``rtol`` (relative) or ``atol`` (absolute); strings and booleans must be identical
     except at paths matching a pattern of ``labels_may_differ`` (strings only); paths matching ``ignore`` are
     skipped. A path present in one summary only is a difference."""
     skip = [re.compile(p) for p in ignore]
@@ -49,7 +78,7 @@ def compare_summaries(new: dict, ref: dict, rtol: float = 1e-9, ignore=VOLATILE,
         if isinstance(x, bool) or isinstance(y, bool) or x is None or y is None:
             same = x is y or x == y
         elif isinstance(x, (int, float)) and isinstance(y, (int, float)):
-            same = math.isclose(x, y, rel_tol=rtol, abs_tol=1e-12)
+            same = math.isclose(x, y, rel_tol=rtol, abs_tol=atol)
         elif isinstance(x, str) and isinstance(y, str) and any(p.search(path) for p in lab):
             same = True
         else:
