@@ -160,7 +160,7 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
             out_data = np.stack([R.apply(grid, R.to_ants(nib.Nifti1Image(data[..., t], aff)), [comp, moco[t]],
                                          interpolator=p["interpolation"]).numpy() for t in range(T)], axis=-1)
         say("resampling: %.1f s", time.time() - t0)
-        gaff = R.grid_image(p["voxel_mm"]).affine
+        gaff = gimg.affine
         norm_mean = out_data[..., drop:].mean(axis=3)
         # registration QC: the EPI's own brain mask carried to MNI vs the template brain mask; correlation
         emask = epi_brain_mask(mean)
