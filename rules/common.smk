@@ -226,7 +226,8 @@ def raw_params(wildcards):
                            slice_timing=RAWCFG["slice_timing"], slice_timing_ref=RAWCFG["slice_timing_ref"],
                            template_mm=RAWCFG["template_mm"], epi_t1=RAWCFG["epi_t1"],
                            aff_iterations=RAWCFG["aff_iterations"], syn_iterations=RAWCFG["syn_iterations"],
-                           moco_iterations=RAWCFG["moco_iterations"], interpolation=RAWCFG["interpolation"],
+                           moco_iterations=RAWCFG["moco_iterations"],
+                           moco_interpolation=RAWCFG["moco_interpolation"], interpolation=RAWCFG["interpolation"],
                            seed=config["random_seed"]))
 
 

@@ -1,11 +1,16 @@
-"""Slice-timing correction, rigid motion correction (ANTs, one rigid registration per volume) and the motion
-parameter conventions of the confounds table.
+"""Slice-timing correction, rigid motion correction (Gauss-Newton on the intensity difference, in numpy: each
+volume to one reference, linear at the smoothed level, cubic B-spline at full resolution) and the motion parameter
+conventions of the confounds table.
 
 Convention (that of ``fcect.core.motion.rigid_matrix`` and of the simulator): the parameters of volume t,
 (trans_x, trans_y, trans_z in mm, rot_x, rot_y, rot_z in rad), describe the 4x4 RAS world matrix
 M_t = rigid_matrix(p_t) that carries a point of the head from its position in the first volume to its position in
-volume t (rotation about the world origin). ANTs gives, per volume, the map from reference to volume points; the
-parameters are re-referenced to the first volume, M_t = T_t inv(T_0).
+volume t (rotation about the world origin). The registration gives, per volume, the map from reference to volume
+points; the parameters are re-referenced to the first volume, M_t = T_t inv(T_0). The pipeline estimates motion
+on the slice-timing corrected series, so p_t is the head's position at the reference time of volume t
+(t + slice_timing_ref x TR): compare it with the planted motion interpolated there (on 40 default simulated scans,
+maximum translation error per scan against that: median 0.033 mm, at most 0.095 mm; against the motion at the
+volume's start: median 0.107 mm, at most 0.178 mm).
 """
 
 from __future__ import annotations
@@ -93,15 +98,24 @@ class _Reference:
 
 
 def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None, init=None, stride=2,
-                   return_params=False):
+                   return_params=False, interpolation="spline"):
     """Rigid registration of volume ``mov`` to ``ref`` (same grid, ``affine``) by Gauss-Newton on the intensity
     difference with a global intensity scale: finds the 4x4 RAS matrix M with a * mov(M x) ~ ref(x) over the
     voxels x of ``mask`` (default: ref above 10% of its 99th percentile, dilated). Two levels (Gaussian smoothing
     ``sigmas`` in voxels, ``n_iter`` iterations each; every ``stride``-th voxel per axis at the smoothed levels).
     ``ref`` may be a prepared ``_Reference``; ``init``: starting parameters (6 rigid + scale), e.g. the previous
-    volume's. Returns M (reference -> volume points), and the parameters with ``return_params``."""
+    volume's. ``interpolation`` of the volume at the unsmoothed level: ``spline`` (cubic B-spline, prefiltered
+    once per volume) or ``linear``; the smoothed levels and the gradients (the Jacobian) are always linear.
+    Linear values bias the estimate at the full-resolution level: a linearly interpolated volume is blurred by an
+    amount that depends on the sub-voxel shift, and the fit follows the blur (measured on simulated 4 mm scans with
+    planted motion up to 1.2 mm: estimates 5-20% larger than the truth, errors up to 0.25 mm; with the spline up to
+    0.06 mm without motion artefacts in the intensities, 0.15 mm with them; on 40 default scans, errors at most
+    0.22 mm linear, 0.095 mm spline, for 10.5 vs 15.7 CPU-s per scan).
+    Returns M (reference -> volume points), and the parameters with ``return_params``."""
     from scipy import ndimage
 
+    if interpolation not in ("spline", "linear"):
+        raise ValueError(f"motion correction interpolation {interpolation!r}: expected 'spline' or 'linear'")
     R = ref if isinstance(ref, _Reference) else _Reference(ref, affine, sigmas, mask, stride)
     mov = np.asarray(mov, np.float64)
     b, Ai = R.b, R.Ai
@@ -113,11 +127,15 @@ def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None
     for it, (sig, x, target) in zip(n_iter, R.levels):
         m_s = ndimage.gaussian_filter(mov, sig) if sig > 0 else mov
         g = np.gradient(m_s)  # voxel gradients
+        coef = ndimage.spline_filter(m_s, 3, mode="mirror") if (sig == 0 and interpolation == "spline") else None
         for _ in range(it):
             Mp = rigid_matrix(p[:6])
             y = x @ Mp[:3, :3].T + Mp[:3, 3]
             v = (y - b) @ Ai.T
-            val = ndimage.map_coordinates(m_s, v.T, order=1, mode="nearest")
+            if coef is None:
+                val = ndimage.map_coordinates(m_s, v.T, order=1, mode="nearest")
+            else:
+                val = ndimage.map_coordinates(coef, v.T, order=3, mode="mirror", prefilter=False)
             gv = np.stack([ndimage.map_coordinates(gk, v.T, order=1, mode="nearest") for gk in g], axis=1)
             gw = gv @ Ai  # world gradient: d val / d y = grad_vox . d v / d y
             J = np.empty((len(x), 7))
@@ -137,7 +155,7 @@ def rigid_register(ref, mov, affine, n_iter=(8, 6), sigmas=(1.0, 0.0), mask=None
     return (M, p) if return_params else M
 
 
-def motion_correct(data, affine, ref_index=None, ref=None, n_iter=(8, 6)):
+def motion_correct(data, affine, ref_index=None, ref=None, n_iter=(8, 6), interpolation="spline"):
     """Rigid motion correction of a 4-D array (``affine``: its grid) to a reference volume (``ref``, or volume
     ``ref_index``). The reference's share of the work is done once, and each volume starts from the previous one's
     parameters (head motion is a slow random walk). Returns (per-volume 4x4 RAS matrices reference -> volume
@@ -149,7 +167,8 @@ def motion_correct(data, affine, ref_index=None, ref=None, n_iter=(8, 6)):
     vols = np.ascontiguousarray(np.moveaxis(data, -1, 0))  # data[..., t] is strided by the series length
     mats, p = [], None
     for t in range(data.shape[3]):
-        M, p = rigid_register(R, vols[t], affine, n_iter=n_iter, init=p, return_params=True)
+        M, p = rigid_register(R, vols[t], affine, n_iter=n_iter, init=p, return_params=True,
+                              interpolation=interpolation)
         mats.append(M)
     inv0 = np.linalg.inv(mats[0])
     params = np.array([matrix_to_params(M @ inv0) for M in mats])

@@ -24,7 +24,7 @@ from fcect.raw import resample as S
 
 DEFAULTS = dict(drop_volumes=0, slice_timing=True, slice_timing_ref=0.5, voxel_mm=2.0, template_mm=2.0,
                 epi_t1="rigid", syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
-                moco_iterations=[8, 6], n_acompcor=5, seed=1, interpolation="linear")
+                moco_iterations=[8, 6], moco_interpolation="spline", n_acompcor=5, seed=1, interpolation="linear")
 
 
 def _tr(img, sidecar, path):
@@ -133,7 +133,8 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
     tmp = tempfile.mkdtemp(prefix="fcect-raw-")
     try:
         ref_np = data[..., drop:].mean(axis=3)
-        mats, params6 = M.motion_correct(data, aff, ref=ref_np, n_iter=tuple(p["moco_iterations"]))
+        mats, params6 = M.motion_correct(data, aff, ref=ref_np, n_iter=tuple(p["moco_iterations"]),
+                                         interpolation=p["moco_interpolation"])
         say("motion correction: %d volumes, %.1f s", T, time.time() - t0)
         ref = R.to_ants(nib.Nifti1Image(ref_np, aff))
         # every volume resampled in numpy (fcect.raw.resample: ITK's linear rule without a call to ANTs per volume)

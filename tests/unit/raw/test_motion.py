@@ -73,6 +73,26 @@ def test_motion_correction_recovers_planted_motion(moving_scan):
     np.testing.assert_allclose(fd_power(est), fd_power(motion), atol=0.3)
 
 
+def test_spline_interpolation_removes_the_linear_bias(moving_scan):
+    """The full-resolution level samples each volume with a cubic B-spline: on the smooth template scan the
+    estimates are unbiased (slope of estimated on planted translation within 0.03 of 1) and within 0.05 mm /
+    0.05 deg on every volume. Linear interpolation blurs the volume by an amount that depends on the sub-voxel shift
+    and fails both here (measured: slope 1.075, errors up to 0.093 mm / 0.061 deg; spline 1.017, 0.023 mm /
+    0.018 deg)."""
+    native, motion = moving_scan
+    data = native.get_fdata(dtype=np.float32)
+    _, est = motion_correct(data, native.affine, ref_index=0)
+    err = est - motion
+    slope = np.polyfit(motion[:, :3].ravel(), est[:, :3].ravel(), 1)[0]
+    assert abs(slope - 1) < 0.03, slope
+    assert np.abs(err[:, :3]).max() < 0.05, np.abs(err[:, :3]).max()
+    assert np.degrees(np.abs(err[:, 3:]).max()) < 0.05
+    _, lin = motion_correct(data, native.affine, ref_index=0, interpolation="linear")
+    assert np.abs(lin - motion)[:, :3].max() > np.abs(err[:, :3]).max()  # the spline is what made the difference
+    with pytest.raises(ValueError, match="interpolation 'cubic'"):
+        motion_correct(data[..., :2], native.affine, ref_index=0, interpolation="cubic")
+
+
 def test_confounds_have_every_preset_column():
     rng = np.random.default_rng(1)
     T = 30
