@@ -1,13 +1,35 @@
-"""Motion-correction error on a random sample of the default cohort's raw scans (as the pipeline does it: slice
-timing corrected, reference = mean of the volumes after the 10 dropped), linear vs spline."""
-import sys, json, time
-import numpy as np, pandas as pd, yaml
+"""Motion-correction error on a random sample of N scans of the default simulated cohort written raw (as the
+pipeline does it: slice-timing corrected, reference = mean of the volumes after the 10 dropped), linear against
+spline interpolation (``fcect.raw.motion``), against the planted motion at the volume's start and at the
+slice-timing reference (t + 0.5 TR). Two processes; runs in the main environment:
+
+    PYTHONPATH=scripts .venv/bin/python bench/sweep_motion.py 40 /tmp/sweep   # ~25 min on 2 cores
+
+Measured 2026-12-04 (40 scans): see bench/README.md.
+"""
+import json
+import sys
+import time
 from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
 
 N = int(sys.argv[1])
-W = "/work/main"
+OUT = Path(sys.argv[2] if len(sys.argv) > 2 else "sweep_motion")
+W = str(Path(__file__).resolve().parents[1])
 cfg = yaml.safe_load(open(f"{W}/config/config.yaml"))
-table = pd.read_csv("/tmp/exp/sim/sourcedata/subject_couplings.tsv", sep="\t", na_values=["n/a"], dtype={"participant_id": str})
+(OUT / "sourcedata").mkdir(parents=True, exist_ok=True)
+if __name__ == "__main__":
+    from fcect.simulate.cohort import write_participants
+    from fcect.simulate.params import SimParams
+    write_participants(SimParams.from_config({**cfg["simulate"], "name": "raw_full", "mode": "raw"}, cfg["random_seed"]),
+                       OUT / "participants.tsv", OUT / "sourcedata/subject_couplings.tsv", OUT / "description.json",
+                       OUT / "sourcedata/tissue.nii.gz")
+table = pd.read_csv(OUT / "sourcedata/subject_couplings.tsv", sep="\t", na_values=["n/a"],
+                    dtype={"participant_id": str})
 scans = sorted(set(zip(table.participant_id, table.session)))
 rng = np.random.default_rng(20261204)
 pick = [scans[i] for i in sorted(rng.choice(len(scans), N, replace=False))]
@@ -27,7 +49,7 @@ def one(sc):
     outlier = str(rows["motion_outlier_sessions"].fillna("").iloc[0]) == ses
     seeds = read_seeds(f"{W}/config/seeds.tsv", cfg["seeds"]["radius_override"])
     img, _, conf, truth = simulate_scan(p, sub, ses, rows[["seed", "target", "coupling"]], outlier, seeds,
-                                        read_tissue("/tmp/exp/sim/sourcedata/tissue.nii.gz"))
+                                        read_tissue(OUT / "sourcedata/tissue.nii.gz"))
     motion = conf[MOTION].to_numpy(float)
     nimg, times = to_native(img, motion, subject_map(p.seed, sub, {}), p.voxel_mm, p.tr, st=True)
     data = slice_time_correct(nimg.get_fdata(dtype=np.float32), times, p.tr, ref=0.5, axis=2)
@@ -58,7 +80,7 @@ if __name__ == "__main__":
     with Pool(2) as pool:
         res = pool.map(one, pick, chunksize=1)
     df = pd.DataFrame(res)
-    df.to_csv(f"/tmp/exp/sweep_{N}.tsv", sep="\t", index=False)
+    df.to_csv(OUT / f"sweep_{N}.tsv", sep="\t", index=False)
     for interp in ("linear", "spline"):
         print(interp, f"translation max-per-scan median {df[interp + '_mm'].median():.3f} max {df[interp + '_mm'].max():.3f} mm;"
               f" >0.2 mm {int((df[interp + '_mm'] > 0.2).sum())}/{len(df)}; rotation median {df[interp + '_deg'].median():.3f} max {df[interp + '_deg'].max():.3f} deg;"
