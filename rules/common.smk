@@ -225,6 +225,7 @@ def raw_params(wildcards):
     return json.dumps(dict(drop_volumes=config["denoise"]["drop_volumes"], voxel_mm=config["analysis"]["voxel_mm"],
                            slice_timing=RAWCFG["slice_timing"], slice_timing_ref=RAWCFG["slice_timing_ref"],
                            template_mm=RAWCFG["template_mm"], epi_t1=RAWCFG["epi_t1"],
+                           epi_t1_fixed_factor=RAWCFG["epi_t1_fixed_factor"],
                            aff_iterations=RAWCFG["aff_iterations"], syn_iterations=RAWCFG["syn_iterations"],
                            moco_iterations=RAWCFG["moco_iterations"],
                            moco_interpolation=RAWCFG["moco_interpolation"], interpolation=RAWCFG["interpolation"],

@@ -23,7 +23,7 @@ from fcect.raw import register as R
 from fcect.raw import resample as S
 
 DEFAULTS = dict(drop_volumes=0, slice_timing=True, slice_timing_ref=0.5, voxel_mm=2.0, template_mm=2.0,
-                epi_t1="rigid", syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
+                epi_t1="rigid", epi_t1_fixed_factor=1.0, syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
                 moco_iterations=[8, 6], moco_interpolation="spline", n_acompcor=5, seed=1, interpolation="linear")
 
 
@@ -142,7 +142,8 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
                                volumes=range(drop, T)).mean(axis=3)
         mean_a = ref.new_image_like(mean.astype(np.float32))
         t1 = R.to_ants(nib.load(str(t1w_path)))
-        e2t = R.epi_to_t1(mean_a, t1, p["epi_t1"], iterations=p["aff_iterations"], seed=p["seed"])
+        e2t = R.epi_to_t1(mean_a, t1, p["epi_t1"], iterations=p["aff_iterations"], seed=p["seed"],
+                          fixed_factor=p["epi_t1_fixed_factor"])
         if t1_reg is None:  # the workflow passes the subject's transform (register_anat): no template needed here
             tmpl, tmask = R.template(p["template_mm"])
             t1_reg = R.t1_to_mni(t1, R.to_ants(tmpl), R.to_ants(tmask), p["syn_iterations"], p["aff_iterations"],
