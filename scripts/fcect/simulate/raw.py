@@ -58,6 +58,9 @@ def native_grid(voxel_mm, margin=12.0):
 
 
 def _grid_points(aff, shape):
+    """RAS world coordinates (N, 3) of a grid's voxels. Kept apart from ``fcect.raw.resample.grid_points`` on
+    purpose: the simulator is the truth the raw stage is tested against, so it shares no geometry code with it
+    (a shared error would cancel in the tests)."""
     ijk = np.indices(shape).reshape(3, -1).T
     return ijk @ aff[:3, :3].T + aff[:3, 3]
 
