@@ -23,15 +23,41 @@ def _otsu(v):
     return c[np.argmax(w0 * w1 * (m0 - m1) ** 2)]
 
 
+def t1w_brain_mask(img, erode_mm=4.0):
+    """Brain mask of a T1w in its own space, from its intensities alone (no template, so that its Dice with the
+    template brain mask after normalisation tests the registration): voxels above the Otsu level (grey and white
+    matter, scalp), eroded by ``erode_mm`` to cut the thin bridges between brain and scalp, the largest component
+    kept, dilated back inside the thresholded voxels, closed, and holes filled (ventricles, sulcal CSF)."""
+    from scipy import ndimage
+
+    x = np.asarray(img.get_fdata(), float)
+    vs = np.sqrt((img.affine[:3, :3] ** 2).sum(0))
+    m = x > _otsu(x[x > 0])
+    r = np.maximum(1, np.round(erode_mm / vs)).astype(int)
+    g = np.indices(2 * r + 1).reshape(3, -1).T
+    ball = ((((g - r) * vs) ** 2).sum(1) <= erode_mm ** 2).reshape(2 * r + 1)
+    core = ndimage.binary_erosion(m, ball)
+    lab, n = ndimage.label(core)
+    if n > 1:
+        core = lab == (np.argmax(np.bincount(lab.ravel())[1:]) + 1)
+    brain = ndimage.binary_closing(ndimage.binary_dilation(core, ball) & m, ball)
+    for k in range(brain.shape[2]):  # slice-wise first: sulci open to the outside in 3-D are closed in-plane
+        brain[:, :, k] = ndimage.binary_fill_holes(brain[:, :, k])
+    return ndimage.binary_fill_holes(brain)
+
+
 def t1w_to_mni(t1_path, template_mm=2.0, aff_iterations=(200, 100, 50), syn_iterations=(40, 20, 0), png=None,
                seed=1):
-    """Register a T1w to the template; returns dict(wm_dice, gm_wm_dice, corr): within the template brain mask, the
-    warped T1w's white matter (brighter than the Otsu level of the brain voxels) against the template's
-    (nilearn WM probability > 0.5), and the correlation of warped T1w and template in the brain."""
+    """Register a T1w to the template; returns dict(brain_dice, wm_dice, corr): the T1w's own brain mask
+    (``t1w_brain_mask``, native space) carried to the template against the template brain mask; within the template
+    brain mask, the warped T1w's white matter (brighter than the Otsu level of the brain voxels) against the
+    template's (nilearn WM probability > 0.5); and the correlation of warped T1w and template in the brain."""
     from fcect.preprocess.masks import analysis_grid, tissue_probability
 
     tmpl, tmask = R.template(template_mm)
-    t1 = R.to_ants(nib.load(str(t1_path)))
+    t1_img = nib.load(str(t1_path))
+    t1 = R.to_ants(t1_img)
+    own = R.to_ants(nib.Nifti1Image(t1w_brain_mask(t1_img).astype(np.float32), t1_img.affine))
     tx = R.t1_to_mni(t1, R.to_ants(tmpl), R.to_ants(tmask), syn_iterations, aff_iterations, seed=seed)
     warped = R.apply(R.to_ants(tmpl), t1, tx).numpy()
     aff, shape = analysis_grid(template_mm)
@@ -39,11 +65,15 @@ def t1w_to_mni(t1_path, template_mm=2.0, aff_iterations=(200, 100, 50), syn_iter
     wm_t = tissue_probability("wm", aff, shape) > 0.5
     wm_s = brain & (warped > _otsu(warped[brain]))
     corr = float(np.corrcoef(warped[brain], tmpl.get_fdata()[brain])[0, 1])
-    out = dict(wm_dice=R.dice(wm_s, wm_t), corr=corr)
+    own_mni = R.apply(R.to_ants(tmpl), own, tx).numpy()
+    own_raw = R.apply(R.to_ants(tmpl), own, []).numpy()  # scanner coordinates taken as MNI: no registration
+    out = dict(brain_dice=R.dice(own_mni, brain), brain_dice_unregistered=R.dice(own_raw, brain),
+               wm_dice=R.dice(wm_s, wm_t), corr=corr)
     if png:
         from fcect.raw.qc import registration_figure
         registration_figure(nib.Nifti1Image(warped.astype(np.float32), aff), nib.Nifti1Image(brain.astype(np.uint8),
-                            aff), png, title=f"{os.path.basename(str(t1_path))}: WM Dice {out['wm_dice']:.2f}")
+                            aff), png, title=f"{os.path.basename(str(t1_path))}: brain Dice {out['brain_dice']:.2f}, WM Dice "
+                            f"{out['wm_dice']:.2f}")
     return out
 
 
