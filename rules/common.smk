@@ -71,7 +71,7 @@ def library_of(script):
 # it into fMRIPrep-like derivatives under results/preproc/, which the input functions below read as fMRIPrep input
 RAW_SIM = config["input_source"] == "simulated" and config["simulate"]["mode"] == "raw"
 RAW = RAW_SIM or config["input_source"] == "bids"
-RAW_INDEX = {}  # (sub, ses) -> runs, bold, bold_json, t1w (fcect.raw.bids.index_scans)
+RAW_INDEX = {}  # (sub, ses) -> runs, bold, bold_json (per run: its JSON files, general to specific), t1w (fcect.raw.bids)
 
 if config["input_source"] == "simulated":
     from fcect.simulate.cohort import SimParams, cohort_table, scans_of
@@ -93,7 +93,7 @@ if config["input_source"] == "simulated":
         FMRIPREP_DIR = P.PREPROC_DIR
         BIDS_DIR = f"{SIM_ROOT}/rawdata"
         RAW_INDEX = {(s, t): dict(runs=[None], bold=[f"{BIDS_DIR}/sub-{s}/ses-{t}/func/sub-{s}_ses-{t}_task-{TASK}_bold.nii.gz"],
-                                  bold_json=[f"{BIDS_DIR}/sub-{s}/ses-{t}/func/sub-{s}_ses-{t}_task-{TASK}_bold.json"],
+                                  bold_json=[[f"{BIDS_DIR}/sub-{s}/ses-{t}/func/sub-{s}_ses-{t}_task-{TASK}_bold.json"]],
                                   t1w=f"{BIDS_DIR}/sub-{s}/anat/sub-{s}_T1w.nii.gz") for s, t in SCANS}
 elif config["input_source"] == "bids":
     from fcect.raw.bids import index_scans

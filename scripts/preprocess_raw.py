@@ -4,7 +4,7 @@ Runs in the antspyx environment (envs/ants.yaml or envs/requirements-ants.txt: n
 main environment's pins exclude), so it is a plain command-line script that rule preprocess_raw calls with that
 environment's interpreter (config raw.python) and PYTHONPATH=scripts:
 
-    python scripts/preprocess_raw.py --bold B --bold-json J --t1w T1 --out-bold ... --out-bold-json ...
+    python scripts/preprocess_raw.py --bold B --bold-json J [J ...] --t1w T1 --out-bold ... --out-bold-json ...
         --out-mask ... --out-confounds ... --out-qc Q.json [--out-qc-png P] [--out-motion-png P] --params '{...}'
         [--t1-xfm X.h5 --t1-qc Q.json]
 
@@ -21,8 +21,10 @@ from fcect.raw.pipeline import preprocess_run
 
 def main(argv=None):
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for k in ("bold", "bold-json", "t1w", "out-bold", "out-bold-json", "out-mask", "out-confounds", "out-qc"):
+    for k in ("bold", "t1w", "out-bold", "out-bold-json", "out-mask", "out-confounds", "out-qc"):
         a.add_argument(f"--{k}", required=True)
+    a.add_argument("--bold-json", required=True, nargs="+", help="the BOLD's JSON sidecar, or every JSON that applies "
+                   "to it by BIDS inheritance, general to specific (later keys win)")
     a.add_argument("--out-qc-png")
     a.add_argument("--out-motion-png")
     a.add_argument("--params", default="{}")

@@ -40,6 +40,9 @@ def wd(tmp_path_factory):
 
 def test_bids_input_dry_run(wd, tmp_path):
     _bids(tmp_path / "bids")
+    # BIDS inheritance: sub-c2 has no sidecar of its own; the dataset's top-level task-rest_bold.json applies to it
+    (tmp_path / "bids/sub-c2/ses-pre/func/sub-c2_ses-pre_task-rest_bold.json").unlink()
+    (tmp_path / "bids/task-rest_bold.json").write_text(json.dumps({"RepetitionTime": 2.0}))
     cfg = yaml.safe_load((wd / "config/tiny.yaml").read_text())
     cfg.update(input_source="bids", inputs={"bids_dir": str(tmp_path / "bids")})
     (wd / "config/bids_test.yaml").write_text(yaml.safe_dump(cfg))
@@ -52,6 +55,13 @@ def test_bids_input_dry_run(wd, tmp_path):
            "desc-preproc_bold.nii.gz" in out
     assert "results/qc/registration.tsv" in out
     assert "results/preproc/sub-p1/anat/sub-p1_from-T1w_to-MNI152NLin2009cAsym_mode-image_xfm.h5" in out
+    top = str(tmp_path / "bids/task-rest_bold.json")
+    c2 = run_snakemake(wd, "-n", "-p", "results/qc/raw/sub-c2_ses-pre_qc.json", "--configfile",
+                       "config/bids_test.yaml").stdout
+    assert f"--bold-json {top} --t1w" in c2  # the inherited sidecar is the job's declared input and argument
+    p1 = run_snakemake(wd, "-n", "-p", "results/qc/raw/sub-p1_ses-pre_qc.json", "--configfile",
+                       "config/bids_test.yaml").stdout
+    assert f"--bold-json {top} {tmp_path}/bids/sub-p1/ses-pre/func/sub-p1_ses-pre_task-rest_bold.json --t1w" in p1
 
 
 def test_bids_problems_named_at_parse(wd, tmp_path):

@@ -6,7 +6,6 @@ template tissue maps on that grid, brain mask, registration QC (metrics JSON, fi
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from fcect.core.motion import fd_power
 from fcect.raw import motion as M
 from fcect.raw import register as R
 from fcect.raw import resample as S
+from fcect.raw.bids import read_sidecars
 
 DEFAULTS = dict(drop_volumes=0, slice_timing=True, slice_timing_ref=0.5, voxel_mm=2.0, template_mm=2.0,
                 epi_t1="rigid", epi_t1_fixed_factor=1.0, syn_iterations=[40, 20, 0], aff_iterations=[200, 100, 50],
@@ -117,8 +117,7 @@ def preprocess_run(bold_path, json_path, t1w_path, out, params, log=None, t1_reg
     img = nib.load(str(bold_path))
     if img.ndim != 4:
         raise ValueError(f"{bold_path}: not a 4-D image (shape {img.shape})")
-    with open(json_path) as f:
-        side = json.load(f)
+    side = read_sidecars(json_path)  # one JSON, or the list that applies by BIDS inheritance (general to specific)
     tr = _tr(img, side, json_path)
     data = np.asarray(img.dataobj, dtype=np.float32)
     T = data.shape[3]

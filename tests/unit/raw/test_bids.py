@@ -1,9 +1,10 @@
 """The small BIDS indexer of the raw input: files per scan, run selection, session-less T1w, clear errors."""
 import json
+from pathlib import Path
 
 import pytest
 
-from fcect.raw.bids import BidsError, index_scans
+from fcect.raw.bids import BidsError, index_scans, read_sidecars
 
 
 def _touch(p, text=""):
@@ -28,7 +29,7 @@ def test_index_session_less_t1w_and_runs(tmp_path):
     idx = index_scans(tmp_path, [("01", "pre")])
     assert idx[("01", "pre")]["runs"] == [None]
     assert idx[("01", "pre")]["t1w"].endswith("sub-01/anat/sub-01_T1w.nii.gz")
-    assert idx[("01", "pre")]["bold_json"][0].endswith("_bold.json")
+    assert idx[("01", "pre")]["bold_json"][0][-1].endswith("sub-01_ses-pre_task-rest_bold.json")
     # two runs: ambiguous without inputs.run, resolved by first (numeric order), a label, or concatenate
     with pytest.raises(BidsError, match="set inputs.run"):
         index_scans(tmp_path, [("01", "post")])
@@ -59,3 +60,56 @@ def test_every_problem_listed_at_once(tmp_path):
     assert "3 problem(s)" in msg and "missing JSON sidecar" in msg and "no T1w" in msg and "no BOLD" in msg
     with pytest.raises(BidsError, match="does not exist"):
         index_scans(tmp_path / "nope", [("01", "pre")])
+
+
+def test_sidecar_inheritance_merges_general_to_specific(tmp_path):
+    """BIDS inheritance: a top-level task-rest_bold.json holds RepetitionTime for everyone; a subject-level file and
+    the file's own sidecar override it in that order; a JSON of another task or run does not apply."""
+    _touch(tmp_path / "task-rest_bold.json", json.dumps({"RepetitionTime": 2.5, "SliceTiming": [0, 1]}))
+    _touch(tmp_path / "task-other_bold.json", json.dumps({"RepetitionTime": 9.0}))
+    _touch(tmp_path / "sub-01/sub-01_task-rest_bold.json", json.dumps({"RepetitionTime": 2.0}))
+    _bold(tmp_path, "01", "pre", sidecar=False)
+    _bold(tmp_path, "02", "pre", sidecar=False)
+    own = tmp_path / "sub-02/ses-pre/func/sub-02_ses-pre_task-rest_bold.json"
+    _touch(own, json.dumps({"SliceTiming": [0, 0.5]}))
+    _touch(tmp_path / "sub-02/ses-pre/func/sub-02_ses-pre_task-rest_run-2_bold.json", json.dumps({"RepetitionTime": 7}))
+    for s in ("01", "02"):
+        _touch(tmp_path / f"sub-{s}/anat/sub-{s}_T1w.nii.gz")
+    idx = index_scans(tmp_path, [("01", "pre"), ("02", "pre")])
+    j1, j2 = idx[("01", "pre")]["bold_json"][0], idx[("02", "pre")]["bold_json"][0]
+    assert [Path(p).name for p in j1] == ["task-rest_bold.json", "sub-01_task-rest_bold.json"]
+    assert read_sidecars(j1) == {"RepetitionTime": 2.0, "SliceTiming": [0, 1]}
+    assert [Path(p).name for p in j2] == ["task-rest_bold.json", own.name]
+    assert read_sidecars(j2) == {"RepetitionTime": 2.5, "SliceTiming": [0, 0.5]}
+    # the paths keep the form of bids_dir (here absolute), as the BOLD paths do
+    assert all(Path(p).is_absolute() for p in j1)
+
+
+def test_inheritance_problems_are_named(tmp_path):
+    _touch(tmp_path / "task-rest_bold.json", json.dumps({"SliceTiming": [0, 1]}))  # no RepetitionTime anywhere
+    _bold(tmp_path, "01", "pre", sidecar=False)
+    _touch(tmp_path / "sub-01/anat/sub-01_T1w.nii.gz")
+    with pytest.raises(BidsError, match="no RepetitionTime"):
+        index_scans(tmp_path, [("01", "pre")])
+    _touch(tmp_path / "task-rest_acq-x_bold.json", "{}")  # does not apply (acq-x not in the file name)
+    _touch(tmp_path / "sub-01/task-rest_bold.json", json.dumps({"RepetitionTime": 2}))
+    _touch(tmp_path / "sub-01/sub-01_task-rest_bold.json", json.dumps({"RepetitionTime": 3}))
+    with pytest.raises(BidsError, match="2 JSON files apply"):
+        index_scans(tmp_path, [("01", "pre")])
+
+
+def test_uncompressed_nifti_and_other_entities(tmp_path):
+    """.nii as well as .nii.gz, for BOLD and T1w; BOLD names with dir-, rec-, acq- entities; two files of one run
+    that differ in another entity are named as ambiguous; an sbref beside the BOLD is not a BOLD."""
+    d = tmp_path / "sub-01/ses-pre/func"
+    _touch(d / "sub-01_ses-pre_task-rest_acq-mb4_dir-AP_bold.nii")
+    _touch(d / "sub-01_ses-pre_task-rest_acq-mb4_dir-AP_bold.json", json.dumps({"RepetitionTime": 0.8}))
+    _touch(d / "sub-01_ses-pre_task-rest_acq-mb4_dir-AP_sbref.nii.gz")
+    _touch(tmp_path / "sub-01/anat/sub-01_T1w.nii")
+    e = index_scans(tmp_path, [("01", "pre")])[("01", "pre")]
+    assert Path(e["bold"][0]).name == "sub-01_ses-pre_task-rest_acq-mb4_dir-AP_bold.nii"
+    assert Path(e["bold_json"][0][-1]).name == "sub-01_ses-pre_task-rest_acq-mb4_dir-AP_bold.json"
+    assert Path(e["t1w"]).name == "sub-01_T1w.nii"
+    _touch(d / "sub-01_ses-pre_task-rest_acq-mb4_dir-PA_bold.nii.gz")
+    with pytest.raises(BidsError, match="ambiguous BOLD files"):
+        index_scans(tmp_path, [("01", "pre")])
