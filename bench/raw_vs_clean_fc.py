@@ -36,8 +36,8 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FC = "results/fc/sub-{sub}/ses-{ses}/sub-{sub}_ses-{ses}_task-rest_space-MNI152NLin2009cAsym_seed-{seed}_desc-fcz_stat.nii.gz"
-PRE = "results/preproc/sub-{sub}/ses-{ses}/func/sub-{sub}_ses-{ses}_task-rest_"
+FC = ("results/fc/sub-{sub}/ses-{ses}/sub-{sub}_ses-{ses}_task-rest_space-MNI152NLin2009cAsym_seed-{seed}"
+      "_desc-fcz_stat.nii.gz")
 
 
 def _corr(a, b, mask):
@@ -66,22 +66,13 @@ def run_config(raw, configfile):
     return cfg
 
 
-def raw_params(cfg, **change):
-    """The parameters rule preprocess_raw passes (rules/common.smk, raw_params), with ``change`` applied."""
-    r = cfg["raw"]
-    p = dict(drop_volumes=cfg["denoise"]["drop_volumes"], voxel_mm=cfg["analysis"]["voxel_mm"],
-             seed=cfg["random_seed"], **{k: r[k] for k in (
-                 "slice_timing", "slice_timing_ref", "template_mm", "epi_t1", "epi_t1_fixed_factor", "aff_iterations",
-                 "syn_iterations", "moco_iterations", "moco_interpolation", "interpolation")})
-    return {**p, **change}
-
-
 def rerun_ref0(raw, clean, cfg, sub, ses, seeds, mask, work, python):
     """One raw scan re-preprocessed at slice-timing reference 0 and denoised as rule denoise_fc does; returns the
     correlation of each seed's map with the clean run's."""
     from fcect.preprocess.run import denoise_and_fc
+    from fcect.raw.settings import run_params
 
-    params = raw_params(cfg, slice_timing_ref=0.0)
+    params = run_params(cfg, slice_timing_ref=0.0)
     name = cfg["simulate"]["name"]
     src = Path(raw, f"resources/simulated/{name}/rawdata/sub-{sub}")
     d = Path(work, f"sub-{sub}_ses-{ses}")

@@ -222,14 +222,9 @@ def raw_anat_params(wildcards):
 
 
 def raw_params(wildcards):
-    return json.dumps(dict(drop_volumes=config["denoise"]["drop_volumes"], voxel_mm=config["analysis"]["voxel_mm"],
-                           slice_timing=RAWCFG["slice_timing"], slice_timing_ref=RAWCFG["slice_timing_ref"],
-                           template_mm=RAWCFG["template_mm"], epi_t1=RAWCFG["epi_t1"],
-                           epi_t1_fixed_factor=RAWCFG["epi_t1_fixed_factor"],
-                           aff_iterations=RAWCFG["aff_iterations"], syn_iterations=RAWCFG["syn_iterations"],
-                           moco_iterations=RAWCFG["moco_iterations"],
-                           moco_interpolation=RAWCFG["moco_interpolation"], interpolation=RAWCFG["interpolation"],
-                           seed=config["random_seed"]))
+    from fcect.raw.settings import run_params
+
+    return json.dumps(run_params(config))
 
 
 _RAW_RUN = None if RUN is None else "{run}"  # with inputs.run, one job per run of a scan

@@ -72,8 +72,8 @@ def t1w_to_mni(t1_path, template_mm=2.0, aff_iterations=(200, 100, 50), syn_iter
     if png:
         from fcect.raw.qc import registration_figure
         registration_figure(nib.Nifti1Image(warped.astype(np.float32), aff), nib.Nifti1Image(brain.astype(np.uint8),
-                            aff), png, title=f"{os.path.basename(str(t1_path))}: brain Dice {out['brain_dice']:.2f}, WM Dice "
-                            f"{out['wm_dice']:.2f}")
+                            aff), png, title=f"{os.path.basename(str(t1_path))}: brain Dice "
+                            f"{out['brain_dice']:.2f}, WM Dice {out['wm_dice']:.2f}")
     return out
 
 
