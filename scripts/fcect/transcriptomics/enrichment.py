@@ -226,15 +226,41 @@ class _InProcessPool:
             yield result
 
 
+class _ClosingPool:
+    """``multiprocessing.Pool`` for blitzgsea's calibration that ends with ``close()`` and ``join()`` instead of the
+    ``terminate()`` of ``Pool.__exit__``. blitzgsea reads every result before leaving its ``with`` block, so the
+    workers only wait for their stop sentinel; ``terminate()`` instead takes the task queue's lock and kills them,
+    and a worker that was waiting for that lock once stayed alive with the parent waiting for it forever (a
+    transcriptomics_enrichment job hung on 2026-12-04, seen with py-spy). On an error it still terminates."""
+
+    def __init__(self, processes=None):
+        import multiprocessing
+
+        self._pool = multiprocessing.Pool(processes)
+
+    def __enter__(self):
+        return self._pool
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
+        return False
+
+
 @contextlib.contextmanager
-def _in_process_calibration():
-    """blitzgsea 1.3.54's own one-process path (``processes=1``) calls ``estimate_anchor`` with one argument
-    missing (a TypeError): run its pool path with :class:`_InProcessPool` instead. The anchors are seeded one by
-    one (:func:`_seeded_blitzgsea_null`), so the result is that of any number of processes."""
+def _pool_calibration(processes):
+    """blitzgsea's calibration with ``processes`` workers (:class:`_ClosingPool`), or in this process
+    (:class:`_InProcessPool`) for one: blitzgsea 1.3.54's own one-process path (``processes=1``) calls
+    ``estimate_anchor`` with one argument missing (a TypeError), so its pool path always runs (the caller passes
+    ``processes >= 2`` to blitzgsea). The anchors are seeded one by one (:func:`_seeded_blitzgsea_null`), so the
+    result is that of any number of processes."""
     import blitzgsea
 
     original = blitzgsea.multiprocessing
-    blitzgsea.multiprocessing = SimpleNamespace(Pool=_InProcessPool)
+    blitzgsea.multiprocessing = SimpleNamespace(Pool=_InProcessPool if processes == 1 else _ClosingPool)
     try:
         yield
     finally:
@@ -249,8 +275,7 @@ def gsea_blitz(gs: GeneSets, signature, permutations: int = 2000, processes: int
     sig = pd.DataFrame({0: gs.genes, 1: np.asarray(signature, float)})
     lib = {t: [gs.genes[i] for i in ix] for t, ix in zip(gs.terms, gs.index)}
     processes = max(1, int(processes))
-    serial = _in_process_calibration() if processes == 1 else contextlib.nullcontext()
-    with _seeded_blitzgsea_null(), serial:
+    with _seeded_blitzgsea_null(), _pool_calibration(processes):
         res = blitzgsea.gsea(sig, lib, permutations=permutations, processes=max(2, processes),
                              min_size=1, max_size=len(gs.genes), seed=int(seed), verbose=False, progress=False,
                              center=True, signature_cache=False)
